@@ -1,0 +1,1 @@
+"""Simulation engines: pure Python, deterministic, no Django imports."""
