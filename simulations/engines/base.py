@@ -97,6 +97,9 @@ class Engine(ABC):
     presets: ClassVar[tuple[Preset, ...]] = ()
     #: A run never goes past this many steps (the consumer and API also bound it).
     max_steps: ClassVar[int] = 2000
+    #: Whole-run analyses beyond the animation (e.g. "explore": every interleaving),
+    #: name -> label. Computed by `analyse(name, params)` as plain data.
+    analyses: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, params: Params, rng: random.Random) -> None:
         self.params = params
@@ -114,6 +117,10 @@ class Engine(ABC):
     @classmethod
     def parse_action(cls, data: Any) -> Any:
         return cls.action_adapter().validate_python(data)
+
+    @classmethod
+    def analyse(cls, name: str, params: Params) -> Mapping[str, Any]:
+        raise KeyError(name)
 
     @abstractmethod
     def reset(self) -> Frame:
