@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "ninja",  # serves /api/docs' Swagger UI from static files, not a CDN
     "django_htmx",
     "template_partials",
     "topics",
@@ -131,7 +132,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Production hardening, on whenever debug is off. DJANGO_HTTPS=0 serves plain
 # http on loopback (the browser tests' live Daphne); `check --deploy` wants it on.
-HTTPS = env_bool("DJANGO_HTTPS", not DEBUG)
+# The test client speaks plain http, so tests default to it off.
+HTTPS = env_bool("DJANGO_HTTPS", not DEBUG and not TESTING)
 SECURE_SSL_REDIRECT = HTTPS
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS

@@ -24,7 +24,8 @@ SLUG_MAX_LENGTH = 120  # Category.slug max_length
 
 
 def _published_topic_refs() -> Prefetch:
-    return Prefetch("topics", queryset=Topic.objects.published(), to_attr="published_topics")
+    # Lists never show the Markdown body: leave it in the database.
+    return Prefetch("topics", queryset=Topic.objects.published().defer("body"), to_attr="published_topics")
 
 
 @router.get(
@@ -52,7 +53,7 @@ def list_topics(
         description="Search titles, summaries, key features, use cases and related items.",
     ),
 ):
-    topics = Topic.objects.published().select_related("category")
+    topics = Topic.objects.published().select_related("category").defer("body")
     if category:
         if not Category.objects.filter(slug=category).exists():
             known = ", ".join(Category.objects.values_list("slug", flat=True))
@@ -103,9 +104,7 @@ def get_topic(request: HttpRequest, slug: str):
 )
 def get_related(request: HttpRequest, slug: str):
     item = (
-        RelatedItem.objects.prefetch_related(
-            Prefetch("topics", queryset=Topic.objects.published(), to_attr="published_topics")
-        )
+        RelatedItem.objects.prefetch_related(_published_topic_refs())
         .filter(slug=slug)
         .first()
     )

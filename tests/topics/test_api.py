@@ -84,7 +84,10 @@ def test_categories_in_order_with_published_topics_in_order(client, content):
         ],
     }
     # The draft (order 0 in Networking) is not listed.
-    assert net["topics"] == [{"slug": "tcp", "title": "TCP"}, {"slug": "load-balancing", "title": "Load Balancing"}]
+    assert net["topics"] == [
+        {"slug": "tcp", "title": "TCP"},
+        {"slug": "load-balancing", "title": "Load Balancing"},
+    ]
 
 
 def test_category_with_only_drafts_is_listed_with_no_topics(client, content):
@@ -221,7 +224,11 @@ def test_topic_detail_follows_instructor_reordering(client, content):
     KeyFeature.objects.filter(topic=topic, text="Leader election").update(order=5)
     TopicRelatedItem.objects.filter(topic=topic, item__slug="raft").update(order=9)
     body = client.get("/api/topics/consensus").json()
-    assert [f["text"] for f in body["key_features"]] == ["Majority quorum", "Log replication", "Leader election"]
+    assert [f["text"] for f in body["key_features"]] == [
+        "Majority quorum",
+        "Log replication",
+        "Leader election",
+    ]
     assert [r["slug"] for r in body["related"]] == ["etcd", "raft"]
 
 
@@ -322,3 +329,12 @@ def test_docs_page_renders(client):
     html = response.content.decode()
     assert "swagger" in html.lower()
     assert "/api/openapi.json" in html
+
+
+def test_docs_page_loads_nothing_from_a_cdn(client):
+    import re
+
+    html = client.get("/api/docs").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"#][^"]*)"', html)
+    assert assets, html
+    assert all(a.startswith("/") for a in assets), assets
