@@ -1,0 +1,460 @@
+"""Race-conditions frames and analyses as HTML/SVG strings.
+
+This is the hot path (one render per frame, shared by every viewer), so it is
+plain f-strings joined once, with `html.escape` on every piece of text. The
+stage is one top-level ``<svg id=...>`` that htmx's ws extension swaps out of
+band; its children are plain SVG (g, rect, text, tspan, line, path). Every
+element carries a class for the stylesheet and default fills/strokes as
+attributes so it reads correctly without CSS. Motion comes from CSS
+animations keyed on classes of elements that are new in this frame
+(``just-written``, ``just-read``, ``executed``, ``race``...), since the whole
+svg is replaced each step and transitions would never run.
+
+Layout: one column per thread; shared memory, the lock and the file in a
+middle column (threads split left and right of it). The size depends only on
+the program (thread count, code length), not on the step, so the stage does
+not jump between frames.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from html import escape
+from typing import Any, Mapping
+
+from simulations.engines.base import Entity, Frame
+
+PAD = 12
+GAP = 18
+COL_W = 330
+MEM_W = 230
+HEADER_H = 26
+LINE_H = 17
+CHAR_W = 6.6  # monospace at 11px
+CODE_X = 20
+REG_H = 22
+CLOCK_H = 34
+CELL_H = 50
+CELL_GAP = 10
+LOCK_H = 58
+FILE_LINE_H = 18
+
+STATUS_FILL = {"running": "#2563eb", "ready": "#64748b", "blocked": "#9ca3af", "done": "#16a34a"}
+STATUS_LABEL = {"running": "running", "ready": "ready", "blocked": "blocked on lock", "done": "done"}
+RACE_RED = "#dc2626"
+RACE_BAND = 30  # room under the columns for the race label, always reserved
+
+
+def _fmt(value: Any) -> str:
+    return "\u2013" if value is None else str(value)
+
+
+@lru_cache(maxsize=256)
+def _code_rows(code: tuple[str, ...]) -> tuple[tuple[float, str, str], ...]:
+    """Each code line as (indent in px, escaped code, escaped comment). Leading
+    spaces become an x offset because SVG collapses whitespace."""
+    rows = []
+    for line in code:
+        stripped = line.lstrip(" ")
+        indent = (len(line) - len(stripped)) * CHAR_W
+        body, sep, comment = stripped.partition("//")
+        rows.append((indent, escape(body.rstrip()), escape(sep + comment) if sep else ""))
+    return tuple(rows)
+
+
+def _lock_icon(x: float, y: float, fill: str) -> str:
+    # A padlock: shackle arc over a body.
+    return (
+        f'<g class="lock-icon" transform="translate({x:.0f},{y:.0f})">'
+        f'<path d="M-4,0 v-3 a4,4 0 0 1 8,0 v3" fill="none" stroke="{fill}" stroke-width="1.8"/>'
+        f'<rect x="-6" y="0" width="12" height="9" rx="1.5" fill="{fill}"/></g>'
+    )
+
+
+def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set[int], names: list[str]) -> str:
+    st = e.state
+    status = st["status"]
+    name = escape(st["name"])
+    out: list[str] = []
+    racing = " racing" if race_lines else ""
+    blocked = status == "blocked"
+    out.append(f'<g class="thread {status}{racing}" transform="translate({x:.0f},{y:.0f})">')
+    out.append(
+        f'<rect class="thread-box" width="{COL_W}" height="{height:.0f}" rx="8" fill="#ffffff" '
+        f'stroke="{RACE_RED if race_lines else "#cbd5e1"}" stroke-width="{2 if race_lines else 1}"/>'
+    )
+    out.append(f'<rect class="thread-head" width="{COL_W}" height="{HEADER_H}" rx="8" fill="{STATUS_FILL[status]}"/>')
+    out.append(
+        f'<text class="thread-name" x="10" y="18" fill="#ffffff" font-size="13" font-weight="bold">{name}</text>'
+        f'<text class="thread-status" x="{COL_W - 10}" y="18" fill="#ffffff" font-size="11" '
+        f'text-anchor="end">{STATUS_LABEL[status]}</text>'
+    )
+    if blocked:
+        out.append(_lock_icon(COL_W - 118, 10, "#ffffff"))
+    body_opacity = ' opacity="0.55"' if blocked or status == "done" else ""
+    out.append(f'<g class="code" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11"{body_opacity}>')
+    top = HEADER_H + 8
+    current, executed = st["line"], st["executed_line"]
+    if executed is not None:
+        out.append(
+            f'<rect class="line-executed" x="4" y="{top + executed * LINE_H:.0f}" width="{COL_W - 8}" '
+            f'height="{LINE_H}" rx="3" fill="#dbeafe"/>'
+        )
+    if current is not None:
+        cy = top + current * LINE_H
+        out.append(
+            f'<rect class="line-current" x="4" y="{cy:.0f}" width="{COL_W - 8}" height="{LINE_H}" rx="3" '
+            f'fill="{"#e5e7eb" if blocked else "#fde68a"}"/>'
+        )
+        out.append(f'<path class="pc" d="M6,{cy + 3:.0f} l9,5.5 l-9,5.5 z" fill="#1d4ed8"/>')
+    for k in sorted(race_lines):
+        out.append(
+            f'<rect class="line-race" x="3" y="{top + k * LINE_H - 1:.0f}" width="{COL_W - 6}" height="{LINE_H + 2}" '
+            f'rx="3" fill="none" stroke="{RACE_RED}" stroke-width="2"/>'
+        )
+    for i, (indent, body, comment) in enumerate(_code_rows(st["code"])):
+        cls = "code-line current" if i == current else "code-line"
+        tail = f'<tspan class="comment" fill="#64748b"> {comment}</tspan>' if comment else ""
+        out.append(
+            f'<text class="{cls}" x="{CODE_X + indent:.1f}" y="{top + i * LINE_H + 12:.0f}" fill="#0f172a">'
+            f"{body}{tail}</text>"
+        )
+    out.append("</g>")
+    regs_y = height - CLOCK_H - REG_H + 14
+    # No-break spaces: SVG collapses runs of ordinary spaces.
+    regs = "\u00a0\u00a0\u00a0".join(f"{escape(str(k))} = {escape(_fmt(v))}" for k, v in st["registers"].items()) or "no registers"
+    out.append(
+        f'<line x1="8" x2="{COL_W - 8}" y1="{regs_y - 16:.0f}" y2="{regs_y - 16:.0f}" stroke="#e2e8f0"/>'
+        f'<text class="registers" x="10" y="{regs_y:.0f}" font-family="ui-monospace, Menlo, Consolas, monospace" '
+        f'font-size="12" fill="#0f172a">{regs}</text>'
+    )
+    clock_y = height - CLOCK_H + 6
+    out.append(
+        f'<g class="clock" transform="translate(10,{clock_y:.0f})">'
+        f'<text x="0" y="14" font-size="10" fill="#475569">vector clock</text>'
+    )
+    me = st["name"]
+    for i, c in enumerate(st["clock"]):
+        bx = 72 + i * 56
+        own = names[i] == me
+        cls, fill, weight = ("clock-entry own", "#dbeafe", ' font-weight="bold"') if own else ("clock-entry", "#f1f5f9", "")
+        out.append(
+            f'<rect class="{cls}" x="{bx}" y="0" width="50" height="20" rx="4" fill="{fill}" stroke="#94a3b8"/>'
+            f'<text x="{bx + 25}" y="14" font-size="11" text-anchor="middle" fill="#0f172a"{weight}>'
+            f"{escape(names[i])}:{c}</text>"
+        )
+    out.append("</g></g>")
+    return "".join(out)
+
+
+def _memory_cell(e: Entity, x: float, y: float, w: float) -> str:
+    st = e.state
+    access = st["access"]
+    cls = "cell" + (" just-written" if access == "write" else " just-read" if access == "read" else "")
+    fill, stroke = ("#fef3c7", "#d97706") if access == "write" else ("#eff6ff", "#2563eb") if access == "read" else ("#ffffff", "#334155")
+    writer = st["last_writer"]
+    by = st["by"]
+    tag = ""
+    if access and by:
+        tag = (
+            f'<text class="cell-access" x="{w - 8:.0f}" y="16" font-size="10" text-anchor="end" fill="{stroke}">'
+            f'{"written" if access == "write" else "read"} by {escape(by)}</text>'
+        )
+    return (
+        f'<g class="{cls}" transform="translate({x:.0f},{y:.0f})">'
+        f'<rect width="{w:.0f}" height="{CELL_H}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
+        f'<text class="cell-name" x="10" y="16" font-size="11" fill="#475569" '
+        f'font-family="ui-monospace, Menlo, Consolas, monospace">{escape(st["name"])}</text>{tag}'
+        f'<text class="cell-value" x="10" y="40" font-size="20" font-weight="bold" fill="#0f172a">{escape(st["display"])}</text>'
+        f'<text class="cell-writer" x="{w - 8:.0f}" y="40" font-size="10" text-anchor="end" fill="#475569">'
+        f'{"last write: " + escape(writer) if writer else "not written yet"}</text></g>'
+    )
+
+
+def _lock_box(e: Entity, x: float, y: float, w: float) -> str:
+    st = e.state
+    holder = st["holder"]
+    waiters = st["waiters"]
+    cls = "lock held" if holder else "lock free"
+    colour = "#b45309" if holder else "#16a34a"
+    wait = f'waiting: {escape(", ".join(waiters))}' if waiters else "no one waiting"
+    return (
+        f'<g class="{cls}" transform="translate({x:.0f},{y:.0f})">'
+        f'<rect width="{w:.0f}" height="{LOCK_H}" rx="6" fill="#ffffff" stroke="{colour}" stroke-width="1.5"/>'
+        f"{_lock_icon(16, 14, colour)}"
+        f'<text class="lock-name" x="30" y="22" font-size="12" font-weight="bold" fill="#0f172a">{escape(st["name"])}</text>'
+        f'<text class="lock-holder" x="{w - 8:.0f}" y="22" font-size="11" text-anchor="end" fill="{colour}">'
+        f'{"held by " + escape(holder) if holder else "free"}</text>'
+        f'<text class="lock-waiters" x="10" y="46" font-size="11" fill="#475569">{wait}</text></g>'
+    )
+
+
+def _file_box(e: Entity, x: float, y: float, w: float, height: float) -> str:
+    st = e.state
+    out = [
+        f'<g class="file" transform="translate({x:.0f},{y:.0f})">'
+        f'<rect width="{w:.0f}" height="{height:.0f}" rx="6" fill="#ffffff" stroke="#334155" stroke-width="1.5"/>'
+        f'<text class="file-name" x="10" y="18" font-size="12" font-weight="bold" fill="#0f172a">'
+        f'{escape(st["name"])}</text>'
+        f'<text x="{w - 8:.0f}" y="18" font-size="10" text-anchor="end" fill="#475569">{st["size"]} bytes</text>'
+    ]
+    mono = 'font-family="ui-monospace, Menlo, Consolas, monospace"'
+    ly = 28
+    if not st["lines"]:
+        out.append(f'<text x="10" y="{ly + 13}" font-size="11" fill="#94a3b8">(empty)</text>')
+    for line in st["lines"]:
+        cls = "file-line" + (" just-written" if line["written"] else "") + (" overwrote" if line["overwrote"] else "")
+        bg = "#fef3c7" if line["written"] else "none"
+        out.append(
+            f'<g class="{cls}"><rect x="4" y="{ly}" width="{w - 8:.0f}" height="{FILE_LINE_H - 2}" rx="3" fill="{bg}"/>'
+            f'<text x="10" y="{ly + 12}" font-size="10" fill="#64748b" {mono}>{line["offset"]:>3}</text>'
+            f'<text x="40" y="{ly + 12}" font-size="11" fill="#0f172a" {mono}>{escape(line["text"])}</text>'
+        )
+        if line["overwrote"]:
+            out.append(
+                f'<text class="overwrote-note" x="{w - 8:.0f}" y="{ly + 12}" font-size="10" text-anchor="end" '
+                f'fill="{RACE_RED}">over {escape(", ".join(line["overwrote"]))}</text>'
+            )
+        out.append("</g>")
+        ly += FILE_LINE_H
+    if st["lost"]:
+        ly += 4
+        out.append(f'<text class="lost-title" x="10" y="{ly + 12}" font-size="11" font-weight="bold" fill="{RACE_RED}">lost:</text>')
+        for text in st["lost"]:
+            t = escape(text)
+            width = len(text) * CHAR_W
+            out.append(
+                f'<g class="lost-line"><text x="48" y="{ly + 12}" font-size="11" fill="{RACE_RED}" {mono} '
+                f'text-decoration="line-through">{t}</text>'
+                f'<line x1="48" x2="{48 + width:.0f}" y1="{ly + 8}" y2="{ly + 8}" stroke="{RACE_RED}" stroke-width="1.2"/></g>'
+            )
+            ly += FILE_LINE_H
+    out.append("</g>")
+    return "".join(out)
+
+
+def render_stage(frame: Frame, dom_id: str) -> str:
+    threads: list[Entity] = []
+    cells: list[Entity] = []
+    races: list[Entity] = []
+    lock = file = None
+    for e in frame.entities:
+        kind = e.kind
+        if kind == "thread":
+            threads.append(e)
+        elif kind == "memory":
+            cells.append(e)
+        elif kind == "race":
+            races.append(e)
+        elif kind == "lock":
+            lock = e
+        elif kind == "file":
+            file = e
+    n = len(threads)
+    names = [t.state["name"] for t in threads]
+    max_lines = max((len(t.state["code"]) for t in threads), default=0)
+    col_h = HEADER_H + 8 + max_lines * LINE_H + 10 + REG_H + CLOCK_H
+    file_h = 36 + n * FILE_LINE_H + (4 + (n - 1) * FILE_LINE_H if n > 1 else 0)
+    mem_h = len(cells) * (CELL_H + CELL_GAP) + (LOCK_H + CELL_GAP if lock else 0) + (file_h if file else 0) + 22
+    body_h = max(col_h, mem_h)
+    top = PAD + 4
+
+    # Columns: threads split around the shared-memory column.
+    left = (n + 1) // 2
+    col_x: dict[str, float] = {}
+    x = PAD
+    mem_x = PAD
+    for i, t in enumerate(threads):
+        if i == left:
+            mem_x = x
+            x += MEM_W + GAP
+        col_x[t.state["name"]] = x
+        x += COL_W + GAP
+    width = x - GAP + PAD
+    height = top + body_h + RACE_BAND + PAD
+
+    race_lines: dict[str, set[int]] = {}
+    for r in races:
+        for side in ("earlier", "later"):
+            acc = r.state[side]
+            race_lines.setdefault(acc["thread"], set()).add(acc["line"])
+
+    out: list[str] = []
+    status_words = ", ".join(f"{t.state['name']} {t.state['status']}" for t in threads)
+    memory_words = ", ".join(f"{c.state['name']} = {c.state['display']}" for c in cells)
+    label = f"Step {frame.index}: {status_words}" + (f"; {memory_words}" if memory_words else "")
+    if races:
+        label += f"; data race on {races[0].state['location']}"
+    out.append(
+        f'<svg id="{escape(dom_id)}" class="race-stage" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="{escape(label)}" '
+        f'font-family="system-ui, sans-serif">'
+    )
+    for t in threads:
+        name = t.state["name"]
+        out.append(_thread_column(t, col_x[name], top, col_h, race_lines.get(name, set()), names))
+
+    # The races the detector flagged on this step: a red link between the two
+    # accesses of each (drawn before the shared column, so its cells stay
+    # legible over it), and one label in the band under the columns.
+    code_top = top + HEADER_H + 8
+    race_label = ""
+    if races:
+        out.append('<g class="race">')
+        mids = []
+        for k, r in enumerate(races):
+            e, l = r.state["earlier"], r.state["later"]
+            ex, lx = col_x[e["thread"]], col_x[l["thread"]]
+            ey = code_top + e["line"] * LINE_H + LINE_H / 2
+            ly = code_top + l["line"] * LINE_H + LINE_H / 2
+            ax = ex + COL_W - 4 if ex < lx else ex + 4
+            bx = lx + 4 if ex < lx else lx + COL_W - 4
+            mx = (ax + bx) / 2
+            mids.append(mx)
+            lift = min(ey, ly) - 28 - 12 * k
+            out.append(
+                f'<path class="race-link" d="M{ax:.0f},{ey:.0f} Q{mx:.0f},{lift:.0f} {bx:.0f},{ly:.0f}" fill="none" '
+                f'stroke="{RACE_RED}" stroke-width="2.5" stroke-dasharray="7 4"/>'
+            )
+        out.append("</g>")
+        where = ", ".join(dict.fromkeys(r.state["location"] for r in races))
+        first = races[0].state
+        text = f"data race on {where}: {first['earlier']['thread']} and {first['later']['thread']} unordered"
+        tw = len(text) * 7.0 + 16
+        cx = min(max(sum(mids) / len(mids), PAD + tw / 2), width - PAD - tw / 2)
+        by = height - PAD - RACE_BAND + 6
+        race_label = (
+            f'<g class="race race-label-group">'
+            f'<rect class="race-label-bg" x="{cx - tw / 2:.0f}" y="{by:.0f}" width="{tw:.0f}" height="22" rx="4" '
+            f'fill="{RACE_RED}"/>'
+            f'<text class="race-label" x="{cx:.0f}" y="{by + 15:.0f}" font-size="12" font-weight="bold" '
+            f'text-anchor="middle" fill="#ffffff">{escape(text)}</text></g>'
+        )
+
+    # Shared memory, lock, file.
+    cw = MEM_W
+    my = top
+    out.append(
+        f'<text class="column-title" x="{mem_x + cw / 2:.0f}" y="{my + 12}" font-size="12" '
+        f'text-anchor="middle" fill="#475569">shared</text>'
+    )
+    my += 22
+    cell_pos: dict[str, float] = {}
+    for c in cells:
+        out.append(_memory_cell(c, mem_x, my, cw))
+        cell_pos[c.state["name"]] = my + CELL_H / 2
+        my += CELL_H + CELL_GAP
+    if lock is not None:
+        out.append(_lock_box(lock, mem_x, my, cw))
+        my += LOCK_H + CELL_GAP
+    if file is not None:
+        out.append(_file_box(file, mem_x, my, cw, file_h))
+        cell_pos[file.state["name"]] = my + 18
+
+    # This step's access: a line from the instruction that ran to what it touched,
+    # drawn only from the columns beside the shared one (others would cross a column;
+    # the cell's "read by"/"written by" tag says who it was).
+    adjacent = {threads[i].state["name"] for i in (left - 1, left) if 0 <= i < n}
+    for t in threads:
+        st = t.state
+        if st["executed_line"] is None or st["name"] not in adjacent:
+            continue
+        ty = code_top + st["executed_line"] * LINE_H + LINE_H / 2
+        tx = col_x[st["name"]]
+        from_x = tx + COL_W if tx < mem_x else tx
+        to_x = mem_x if tx < mem_x else mem_x + cw
+        targets = [(c.state["name"], c.state["access"]) for c in cells if c.state["access"] and c.state["by"] == st["name"]]
+        if file is not None and any(line["written"] for line in file.state["lines"]):
+            targets.append((file.state["name"], "write"))
+        for target, access in targets:
+            colour = "#d97706" if access == "write" else "#2563eb"
+            out.append(
+                f'<line class="flow {access}" x1="{from_x:.0f}" y1="{ty:.0f}" x2="{to_x:.0f}" '
+                f'y2="{cell_pos[target]:.0f}" stroke="{colour}" stroke-width="2" stroke-dasharray="5 3"/>'
+            )
+
+    out.append(race_label)
+    out.append("</svg>")
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------
+# Analyses
+# --------------------------------------------------------------------------
+
+
+def _schedule_text(schedule: list[int], prefix: str) -> str:
+    """Run-length: [1, 1, 1, 2, 2, 2] -> "T1×3 T2×3"."""
+    runs: list[list[int]] = []
+    for t in schedule:
+        if runs and runs[-1][0] == t:
+            runs[-1][1] += 1
+        else:
+            runs.append([t, 1])
+    return " ".join(f"{prefix}{t}" + (f"\u00d7{c}" if c > 1 else "") for t, c in runs)
+
+
+def _percent(p: float, count: int) -> str:
+    if count and p < 0.01:
+        return "&lt;0.01%"  # escaped here: it goes straight into markup
+    return f"{p:.2f}%".replace(".00%", "%")
+
+
+def render_analysis(name: str, data: Mapping[str, Any], dom_id: str) -> str:
+    sid = escape(dom_id)
+    if name != "explore":
+        return f'<section id="{sid}" class="analysis"><p class="error">Unknown analysis {escape(name)}.</p></section>'
+    if "error" in data:
+        return f'<section id="{sid}" class="analysis explore"><p class="error">{escape(data["error"])}</p></section>'
+    prefix = "P" if data.get("scenario") == "file_access" else "T"
+    outcomes = data["outcomes"]
+    total = data["total"]
+    out = [f'<section id="{sid}" class="analysis explore">']
+    out.append('<h3 class="analysis-title">Every interleaving</h3>')
+    out.append(f'<p class="analysis-summary">{escape(data["summary"])}</p>')
+    reduced = data.get("reduced")
+    if reduced:
+        out.append(f'<p class="analysis-note">{escape(reduced["reason"])}</p>')
+    out.append(
+        f'<p class="analysis-detail">{total:,} interleavings in all, counted exactly over '
+        f'{data["states"]:,} distinct states. Correct outcome: {escape(data["correct_label"])}.</p>'
+    )
+
+    # Bar chart: one bar per outcome, length by share, the correct one in green.
+    label_w, bar_w, row_h = 210, 250, 28
+    chart_w = label_w + bar_w + 230
+    chart_h = row_h * len(outcomes) + 10
+    chart_label = "Outcomes: " + "; ".join(f"{o['label']}: {o['count']:,}" for o in outcomes)
+    out.append(
+        f'<svg class="explore-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {chart_w} {chart_h}" width="{chart_w}" height="{chart_h}" role="img" '
+        f'aria-label="{escape(chart_label)}" font-family="system-ui, sans-serif">'
+    )
+    for i, o in enumerate(outcomes):
+        y = 5 + i * row_h
+        w = max(2.0, bar_w * o["percent"] / 100) if o["count"] else 0
+        ok = o["correct"]
+        colour = "#16a34a" if ok else RACE_RED
+        mark = " \u2713 correct" if ok else ""
+        out.append(
+            f'<g class="bar {"correct" if ok else "wrong"}">'
+            f'<text x="{label_w - 8}" y="{y + 17}" font-size="12" text-anchor="end" fill="#0f172a">{escape(o["label"])}</text>'
+            f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="18" rx="3" fill="#f1f5f9"/>'
+            f'<rect class="bar-fill" x="{label_w}" y="{y + 4}" width="{w:.1f}" height="18" rx="3" fill="{colour}"/>'
+            f'<text x="{label_w + bar_w + 8}" y="{y + 17}" font-size="12" fill="#0f172a">'
+            f'{o["count"]:,} ({_percent(o["percent"], o["count"])}){escape(mark)}</text></g>'
+        )
+    out.append("</svg>")
+
+    out.append(
+        '<table class="explore-table"><thead><tr><th scope="col">Outcome</th><th scope="col">Interleavings</th>'
+        '<th scope="col">Share</th><th scope="col">Example schedule</th></tr></thead><tbody>'
+    )
+    for o in outcomes:
+        cls = "correct" if o["correct"] else "wrong"
+        out.append(
+            f'<tr class="{cls}"><td>{escape(o["label"])}{" (correct)" if o["correct"] else ""}</td>'
+            f'<td>{o["count"]:,}</td><td>{_percent(o["percent"], o["count"])}</td>'
+            f'<td><code>{escape(_schedule_text(o["example"], prefix))}</code></td></tr>'
+        )
+    out.append("</tbody></table></section>")
+    return "".join(out)
