@@ -146,6 +146,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# `make bench` only: lets a loopback client ask for unpaced play (see simulations.consumers).
+SIMULATIONS_BENCH = env_bool("SIMULATIONS_BENCH", False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

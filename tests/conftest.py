@@ -14,3 +14,9 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true and {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Browser tests run last: the sync Playwright fixture keeps an event loop running
+    for the rest of the session, which async (consumer) tests cannot share."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

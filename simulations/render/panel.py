@@ -1,0 +1,578 @@
+"""The simulation panel's HTML fragments: the same markup for the first page load and
+for every WebSocket message, so what the page shows never depends on how it arrived.
+
+Hot path (one call per frame sent): plain f-strings and `html.escape`, no template
+engine. Every top-level element of a socket message carries an id (or an
+`hx-swap-oob="<style>:#id"`) so that htmx's ws extension swaps it out of band:
+
+- outerHTML (the default): `{p}-stage` (svg), `{p}-metrics`, `{p}-counter`,
+  `{p}-timeline`, `{p}-play`, `{p}-permalink`, `{p}-speed`, `{p}-seed`,
+  `{p}-params`, `{p}-actions`, `{p}-analysis`;
+- innerHTML into elements that stay put, because a live region only announces
+  changes to an element that was already on the page: `{p}-narration`
+  (aria-live="polite"), `{p}-error` (role="alert"), and `{p}-log` on a jump;
+- beforeend: `{p}-log` while stepping forward one frame at a time (new lines only).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from html import escape
+from itertools import product
+from typing import Any
+
+from simulations.engines.base import Engine, Event, Frame
+from simulations.render import renderers_for
+from simulations.runs import FieldError, LogEntry, RunSession
+
+#: Playback speeds offered in the select (the consumer accepts any value in between).
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+MIN_SPEED, MAX_SPEED = SPEEDS[0], SPEEDS[-1]
+#: The log shows at most this many lines after a jump (the page's script trims it while playing).
+LOG_LIMIT = 200
+#: An action field with at most this many values becomes one button per value.
+MAX_BUTTONS = 12
+
+PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,79}$")
+
+
+def default_prefix(slug: str) -> str:
+    return f"sim-{slug}"
+
+
+def _attr(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+@lru_cache(maxsize=1024)
+def humanize(name: str) -> str:
+    """'lost_updates' -> 'Lost updates', 'RunThread' -> 'Run thread'."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).replace("_", " ").strip()
+    return text[:1].upper() + text[1:].lower() if text else name
+
+
+@lru_cache(maxsize=1024)
+def _label(key: str) -> str:
+    return escape(humanize(str(key)))
+
+
+def format_speed(speed: float) -> str:
+    return f"{speed:g}×"
+
+
+def icon_span(name: str) -> str:
+    """An icon drawn by CSS (a mask of static/icons/<name>.svg in the text colour): a few
+    bytes per frame message instead of an inline SVG path."""
+    return f'<span class="sim-icon sim-icon--{name}" aria-hidden="true"></span>'
+
+
+# --------------------------------------------------------------------------- schema -> controls
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One form control derived from a JSON schema property."""
+
+    name: str
+    title: str
+    description: str
+    kind: str  # "int" | "float" | "choice" | "bool" | "text"
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    step: str = "any"
+    choices: tuple[Choice, ...] = ()
+    required: bool = False
+
+    def values(self) -> list[Any] | None:
+        """Every value of a small finite field, else None."""
+        if self.kind == "choice":
+            return [c.value for c in self.choices]
+        if self.kind == "bool":
+            return [True, False]
+        if self.kind == "int" and self.minimum is not None and self.maximum is not None:
+            lo, hi = math.ceil(self.minimum), math.floor(self.maximum)
+            if hi - lo + 1 <= MAX_BUTTONS:
+                return list(range(lo, hi + 1))
+        return None
+
+
+def _resolve(schema: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = schema.get("$defs", {}).get(ref.rsplit("/", 1)[1], {})
+        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return merged
+    if "allOf" in node and len(node["allOf"]) == 1:
+        return {**_resolve(schema, node["allOf"][0]), **{k: v for k, v in node.items() if k != "allOf"}}
+    return node
+
+
+def field_spec(schema: Mapping[str, Any], name: str, prop: Mapping[str, Any], required: bool) -> FieldSpec:
+    node = _resolve(schema, prop)
+    for key in ("anyOf", "oneOf"):
+        if key in node:  # Optional[X]: use X
+            options = [_resolve(schema, o) for o in node[key] if o.get("type") != "null"]
+            if len(options) == 1:
+                node = {**options[0], **{k: v for k, v in node.items() if k != key}}
+    title = str(node.get("title") or humanize(name))
+    description = str(node.get("description") or "")
+    default = node.get("default")
+    if "enum" in node or "const" in node:
+        values = node.get("enum") or [node.get("const")]
+        labels = node.get("x-labels") or {}
+        choices = tuple(Choice(str(v), str(labels.get(str(v), humanize(str(v))) if labels else v)) for v in values)
+        return FieldSpec(name, title, description, "choice", default, choices=choices, required=required)
+    kind = node.get("type")
+    if kind == "boolean":
+        return FieldSpec(name, title, description, "bool", default, required=required)
+    if kind in ("integer", "number"):
+        lo = node.get("minimum", node.get("exclusiveMinimum"))
+        hi = node.get("maximum", node.get("exclusiveMaximum"))
+        if kind == "integer":
+            if "exclusiveMinimum" in node and "minimum" not in node:
+                lo = lo + 1
+            if "exclusiveMaximum" in node and "maximum" not in node:
+                hi = hi - 1
+            step = str(node.get("multipleOf", 1))
+        else:
+            step = str(node.get("multipleOf", "any"))
+        return FieldSpec(
+            name, title, description, "int" if kind == "integer" else "float", default,
+            minimum=lo, maximum=hi, step=step, required=required,
+        )
+    return FieldSpec(name, title, description, "text", default, required=required)
+
+
+def params_fields(engine_cls: type[Engine]) -> list[FieldSpec]:
+    schema = engine_cls.Params.model_json_schema()
+    required = set(schema.get("required", ()))
+    return [field_spec(schema, n, p, n in required) for n, p in schema.get("properties", {}).items()]
+
+
+@dataclass(frozen=True)
+class ActionControl:
+    """A button (fixed values only) or a small form (with inputs) that applies one action."""
+
+    label: str
+    description: str
+    fixed: tuple[tuple[str, str], ...]
+    inputs: tuple[FieldSpec, ...] = ()
+
+
+def _variants(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    node = _resolve(schema, schema)
+    for key in ("oneOf", "anyOf"):
+        if key in node:
+            return [_resolve(schema, v) for v in node[key]]
+    return [node]
+
+
+def _format_label(template: str, values: Mapping[str, Any]) -> str:
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def action_controls(engine_cls: type[Engine], params: Any = None) -> list[ActionControl]:
+    """Buttons for the engine's actions, derived from the Action schema (a discriminated union).
+
+    An engine may override with a classmethod `action_buttons(params) -> [(label, action dict)]`
+    when the sensible choices depend on the params (e.g. one button per thread that exists).
+    A variant's schema may carry `x-label` ("Run T{thread}") to name its buttons.
+    """
+    custom = getattr(engine_cls, "action_buttons", None)
+    if callable(custom) and params is not None:
+        out = []
+        for label, action in custom(params):
+            fixed = tuple((k, _form_value(v)) for k, v in action.items())
+            out.append(ActionControl(str(label), "", fixed))
+        return out
+    schema = engine_cls.action_adapter().json_schema()
+    controls: list[ActionControl] = []
+    for variant in _variants(schema):
+        props = variant.get("properties", {})
+        required = set(variant.get("required", ()))
+        title = str(variant.get("title") or "Action")
+        label_template = variant.get("x-label")
+        description = str(variant.get("description") or "")
+        fixed: list[tuple[str, str]] = []
+        enumerable: list[FieldSpec] = []
+        inputs: list[FieldSpec] = []
+        for name, prop in props.items():
+            spec = field_spec(schema, name, prop, name in required)
+            if spec.kind == "choice" and len(spec.choices) == 1:
+                fixed.append((name, spec.choices[0].value))
+            elif spec.values() is not None:
+                enumerable.append(spec)
+            else:
+                inputs.append(spec)
+        combos = list(product(*[s.values() for s in enumerable])) if enumerable else [()]
+        if inputs or len(combos) > MAX_BUTTONS:
+            inputs = enumerable + inputs
+            combos = [()]
+            enumerable = []
+        for combo in combos:
+            values = {s.name: v for s, v in zip(enumerable, combo)}
+            if label_template:
+                label = _format_label(str(label_template), values)
+            else:
+                label = " ".join([humanize(title), *[_value_label(s, v) for s, v in zip(enumerable, combo)]])
+            controls.append(ActionControl(
+                label, description,
+                tuple(fixed) + tuple((s.name, _form_value(v)) for s, v in zip(enumerable, combo)),
+                tuple(inputs),
+            ))
+    return controls
+
+
+def _value_label(spec: FieldSpec, value: Any) -> str:
+    if spec.kind == "choice":
+        for c in spec.choices:
+            if c.value == str(value):
+                return c.label
+    if spec.kind == "bool":
+        return f"{spec.title}: {'on' if value else 'off'}"
+    return str(value)
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# --------------------------------------------------------------------------- the panel
+
+
+@dataclass
+class ViewState:
+    """What the viewer's controls show besides the run: play state and speed."""
+
+    playing: bool = False
+    speed: float = 1.0
+
+
+@dataclass
+class PanelRenderer:
+    """Renders one panel's fragments. One per (engine, panel id prefix); cheap to build."""
+
+    engine_cls: type[Engine]
+    prefix: str
+    ids: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        p = self.prefix
+        self.ids = {
+            name: f"{p}-{name}"
+            for name in (
+                "stage", "narration", "log", "metrics", "counter", "timeline", "play", "permalink",
+                "error", "seed", "speed", "params", "actions", "analysis", "status", "notice",
+                "step", "back", "reset", "params-form", "seek", "title",
+            )
+        }
+        renderers = renderers_for(self.engine_cls)
+        self._render_stage = renderers.stage
+        self._render_analysis = renderers.analysis
+        self._narration_oob = f'<div hx-swap-oob="innerHTML:#{self.ids["narration"]}">'
+        self._log_append = f'<ol hx-swap-oob="beforeend:#{self.ids["log"]}">'
+        self._log_replace = f'<ol hx-swap-oob="innerHTML:#{self.ids["log"]}">'
+        self._error_oob = f'<div hx-swap-oob="innerHTML:#{self.ids["error"]}">'
+        self._time_unit = getattr(self.engine_cls, "time_unit", "") or ""
+
+    # -- per frame (cached by the session: rendered once per computed frame)
+
+    def stage(self, frame: Frame) -> str:
+        return self._render_stage(frame, self.ids["stage"])
+
+    def metrics(self, frame: Frame) -> str:
+        rows = "".join(
+            f'<div class="sim-metric"><dt>{_label(k)}</dt><dd>{escape(format_value(v))}</dd></div>'
+            for k, v in frame.metrics.items()
+        )
+        return f'<dl id="{self.ids["metrics"]}" class="sim-metrics">{rows}</dl>'
+
+    def frame_html(self, frame: Frame) -> str:
+        """The frame-only part of a message: stage, metrics and narration (cached per frame)."""
+        return (
+            self.stage(frame)
+            + self.metrics(frame)
+            + self._narration_oob
+            + escape(frame.narration)
+            + "</div>"
+        )
+
+    # -- small pieces
+
+    def log_items(self, entries: Iterable[LogEntry]) -> str:
+        return "".join(self.log_item(e.step, e.event) for e in entries)
+
+    @staticmethod
+    def log_item(step: int, event: Event) -> str:
+        # The actor in bold, unless the line already starts with it ("T1: counter = tmp;").
+        actor = ""
+        if event.actor and not event.text.startswith(event.actor):
+            actor = f'<span class="sim-log__actor">{escape(event.actor)}</span> '
+
+        return (
+            f'<li class="sim-log__item sim-log__item--{_attr(event.severity)}">'
+            f'<span class="sim-log__step" title="Step {step}">{step}</span> {actor}{escape(event.text)}</li>'
+        )
+
+    def counter(self, session: RunSession) -> str:
+        pos, last = session.position, session.last
+        text = f"Step {pos} / {last}" if (session.finished or pos < last) else f"Step {pos}"
+        if session.at_end:
+            text += " · end"
+        if self._time_unit:
+            text += f" · {format_value(session.frame.time)} {self._time_unit}"
+        return f'<output id="{self.ids["counter"]}" class="sim-counter">{escape(text)}</output>'
+
+    def timeline(self, session: RunSession) -> str:
+        pos, last = session.position, session.last
+        return (
+            f'<input id="{self.ids["timeline"]}" class="sim-timeline" type="range" name="index" '
+            f'min="0" max="{last}" step="1" value="{pos}" ws-send '
+            f'aria-label="Timeline" aria-valuetext="Step {pos} of {last}">'
+        )
+
+    def play(self, session: RunSession, view: ViewState) -> str:
+        if view.playing:
+            cmd, label, icon = "pause", "Pause", "pause"
+        elif session.at_end:
+            cmd, label, icon = "play", "Replay", "restart_alt"
+        else:
+            cmd, label, icon = "play", "Play", "play_arrow"
+        return (
+            f'<form id="{self.ids["play"]}" class="sim-play" ws-send>'
+            f'<input type="hidden" name="cmd" value="{cmd}">'
+            f'<button id="{self.prefix}-play-button" type="submit" class="sim-btn sim-btn--primary" data-sim-key="play" '
+            f'aria-keyshortcuts="Space">{icon_span(icon)}<span>{label}</span></button></form>'
+        )
+
+    def permalink(self, session: RunSession, view: ViewState) -> str:
+        token = session.token()
+        pos = session.position
+        return (
+            f'<a id="{self.ids["permalink"]}" class="sim-permalink" '
+            f'href="?run={token}&amp;step={pos}#{self.prefix}" data-step="{pos}" '
+            f'data-playing="{int(view.playing)}" data-speed="{view.speed:g}">'
+            f"{icon_span('link')}<span>Link to step {pos}</span></a>"
+        )
+
+    def controls(self, session: RunSession, view: ViewState) -> str:
+        return (
+            self.counter(session)
+            + self.timeline(session)
+            + self.play(session, view)
+            + self.permalink(session, view)
+        )
+
+    def seed(self, session: RunSession) -> str:
+        return f'<span id="{self.ids["seed"]}" class="sim-seed">Seed {session.spec.seed}</span>'
+
+    def speed(self, view: ViewState) -> str:
+        options = "".join(
+            f'<option value="{s:g}"{" selected" if math.isclose(s, view.speed) else ""}>{format_speed(s)}</option>'
+            for s in SPEEDS
+        )
+        if not any(math.isclose(s, view.speed) for s in SPEEDS):
+            options += f'<option value="{view.speed:g}" selected>{format_speed(view.speed)}</option>'
+        return (
+            f'<select id="{self.ids["speed"]}" name="speed" class="sim-select" ws-send '
+            f'aria-label="Speed">{options}</select>'
+        )
+
+    def error_html(self, message: str = "", errors: Sequence[FieldError] = ()) -> str:
+        """The error area's content (empty clears it)."""
+        if not message and not errors:
+            return ""
+        items = "".join(f"<li>{escape(str(e))}</li>" for e in errors)
+        listing = f"<ul>{items}</ul>" if items else ""
+        return f'<div class="sim-error__box"><p>{escape(message)}</p>{listing}</div>'
+
+    def error(self, message: str = "", errors: Sequence[FieldError] = ()) -> str:
+        return self._error_oob + self.error_html(message, errors) + "</div>"
+
+    def waiting(self) -> str:
+        """Narration when playing stops because the engine waits for the viewer's action."""
+        return (
+            self._narration_oob
+            + "Paused: the simulation waits for you. Choose one of the actions below, then press Play or Step."
+            + "</div>"
+        )
+
+    # -- messages
+
+    def step_message(self, session: RunSession, view: ViewState) -> str:
+        """One frame forward: the frame, its new log lines appended, the controls."""
+        events = session.events_at(session.position)
+        log = ""
+        if events:
+            log = self._log_append + "".join(self.log_item(session.position, e) for e in events) + "</ol>"
+        return session.rendered() + log + self.controls(session, view)
+
+    def jump_message(self, session: RunSession, view: ViewState, clear_error: bool = True) -> str:
+        """Any other move (seek, back, connect): the frame, the whole log up to it, the controls."""
+        return (
+            session.rendered()
+            + self._log_replace
+            + self.log_items(session.log(limit=LOG_LIMIT))
+            + "</ol>"
+            + self.controls(session, view)
+            + (self.error() if clear_error else "")
+        )
+
+    def state_message(self, session: RunSession, view: ViewState, notice: str = "",
+                      notice_errors: Sequence[FieldError] = ()) -> str:
+        """Everything (a new run, a reconnect): jump + seed, speed, params and actions."""
+        return (
+            self.jump_message(session, view, clear_error=False)
+            + self.error(notice, notice_errors)
+            + self.seed(session)
+            + self.speed(view)
+            + self.params_fieldset(session.spec.params)
+            + self.actions_fieldset(session.spec.params)
+        )
+
+    def action_message(self, session: RunSession, view: ViewState, event: Event | None) -> str:
+        """An action was applied at the position: its log line, narration, and the controls
+        (the permalink now includes it; a branch may have shortened the timeline)."""
+        out = ""
+        if event is not None:
+            out = (
+                self._log_append + self.log_item(session.position, event) + "</ol>"
+                + self._narration_oob + escape(event.text) + "</div>"
+            )
+        return out + self.controls(session, view) + self.error()
+
+    # -- forms (page load and full state)
+
+    def params_fieldset(self, params: Any, raw: Mapping[str, Any] | None = None,
+                        errors: Sequence[FieldError] = ()) -> str:
+        values = params.model_dump() if params is not None else {}
+        if raw:
+            values = {**values, **raw}
+        by_field: dict[str, list[str]] = {}
+        for err in errors:
+            name = next((str(p) for p in err.loc[1:2]), "") if err.loc and err.loc[0] == "params" else ""
+            by_field.setdefault(name, []).append(err.msg)
+        parts = [self._field(spec, values.get(spec.name, spec.default), by_field.get(spec.name, ()))
+                 for spec in params_fields(self.engine_cls)]
+        return (
+            f'<fieldset id="{self.ids["params"]}" class="sim-params__fields">'
+            f"<legend>Parameters</legend>{''.join(parts)}</fieldset>"
+        )
+
+    def _field(self, spec: FieldSpec, value: Any, errors: Sequence[str], group: str = "p") -> str:
+        fid = f"{self.prefix}-{group}-{spec.name}"
+        describedby = []
+        help_html = err_html = ""
+        if spec.description:
+            help_html = f'<span class="sim-field__help" id="{fid}-help">{escape(spec.description)}</span>'
+            describedby.append(f"{fid}-help")
+        if errors:
+            err_html = f'<span class="sim-field__error" id="{fid}-error">{escape("; ".join(errors))}</span>'
+            describedby.append(f"{fid}-error")
+        aria = ""
+        if describedby:
+            aria += f' aria-describedby="{" ".join(describedby)}"'
+        if errors:
+            aria += ' aria-invalid="true"'
+        name = f"{group[0]}.{spec.name}"
+        if spec.kind == "choice":
+            options = "".join(
+                f'<option value="{_attr(c.value)}"{" selected" if str(value) == c.value else ""}>{escape(c.label)}</option>'
+                for c in spec.choices
+            )
+            control = f'<select id="{fid}" name="{_attr(name)}" class="sim-select"{aria}>{options}</select>'
+        elif spec.kind == "bool":
+            sel = bool(value) if not isinstance(value, str) else value.lower() in ("true", "1", "on", "yes")
+            control = (
+                f'<select id="{fid}" name="{_attr(name)}" class="sim-select"{aria}>'
+                f'<option value="true"{" selected" if sel else ""}>Yes</option>'
+                f'<option value="false"{"" if sel else " selected"}>No</option></select>'
+            )
+        elif spec.kind in ("int", "float"):
+            bounds = ""
+            if spec.minimum is not None:
+                bounds += f' min="{spec.minimum:g}"'
+            if spec.maximum is not None:
+                bounds += f' max="{spec.maximum:g}"'
+            shown = "" if value is None else (format(value, "g") if isinstance(value, float) else value)
+            control = (
+                f'<input id="{fid}" name="{_attr(name)}" type="number" inputmode="decimal" step="{_attr(spec.step)}"'
+                f'{bounds} value="{_attr(shown)}" required{aria}>'
+            )
+        else:
+            control = f'<input id="{fid}" name="{_attr(name)}" type="text" value="{_attr(value or "")}"{aria}>'
+        bounds_text = ""
+        if spec.kind in ("int", "float") and spec.minimum is not None and spec.maximum is not None:
+            bounds_text = f' <span class="sim-field__range">({spec.minimum:g}–{spec.maximum:g})</span>'
+        return (
+            f'<div class="sim-field{" sim-field--invalid" if errors else ""}">'
+            f'<label for="{fid}">{escape(spec.title)}{bounds_text}</label>{control}{help_html}{err_html}</div>'
+        )
+
+    def actions_fieldset(self, params: Any) -> str:
+        controls = action_controls(self.engine_cls, params)
+        if not controls:
+            return f'<fieldset id="{self.ids["actions"]}" class="sim-actions" hidden></fieldset>'
+        forms = []
+        for n, control in enumerate(controls):
+            hidden = "".join(
+                f'<input type="hidden" name="a.{_attr(k)}" value="{_attr(v)}">' for k, v in control.fixed
+            )
+            inputs = "".join(self._field(spec, spec.default, (), group=f"a{n}") for spec in control.inputs)
+            title = f' title="{_attr(control.description)}"' if control.description else ""
+            forms.append(
+                f'<form class="sim-action" ws-send><input type="hidden" name="cmd" value="action">{hidden}'
+                f'{inputs}<button type="submit" class="sim-btn"{title}>{escape(control.label)}</button></form>'
+            )
+        return (
+            f'<fieldset id="{self.ids["actions"]}" class="sim-actions">'
+            f"<legend>Actions</legend>{''.join(forms)}</fieldset>"
+        )
+
+    def analysis(self, name: str, data: Mapping[str, Any]) -> str:
+        return self._render_analysis(name, data, self.ids["analysis"])
+
+    def analysis_busy(self, label: str) -> str:
+        return (
+            f'<section id="{self.ids["analysis"]}" class="sim-analysis" aria-busy="true">'
+            f"<p>{escape(label)}: working…</p></section>"
+        )
+
+    def analysis_empty(self) -> str:
+        return f'<section id="{self.ids["analysis"]}" class="sim-analysis" hidden></section>'
+
+    @cached_property
+    def analyses(self) -> list[tuple[str, str]]:
+        return [(str(k), str(v)) for k, v in dict(self.engine_cls.analyses).items()]

@@ -1,0 +1,231 @@
+/* Simulation panels: the little that htmx's ws extension does not do by itself.
+ *
+ * - Resume after a reconnect: the extension reconnects (close codes 1006/1011/1012/1013)
+ *   to the URL it read from ws-connect when the page loaded. htmx.createWebSocket is its
+ *   documented hook for building the socket, so we wrap it and put the run, step, play
+ *   state and speed the page currently shows (kept up to date on the permalink element by
+ *   every server message) into that URL's query: a restarted server resumes there.
+ * - Keyboard: Space play/pause, ArrowRight step, ArrowLeft back, when focus is in a panel
+ *   or on the page itself (never while typing in a field).
+ * - Focus survives out-of-band swaps (the extension replaces elements wholesale).
+ * - The timeline is not replaced under a pointer that is dragging it.
+ * - The event log keeps its last 200 lines and follows new ones when scrolled to the end.
+ * - Connection status, and "Copy link".
+ */
+(function () {
+  "use strict";
+
+  var LOG_LIMIT = 200;
+  var REPEAT_MS = 110;
+  var RETRY_CODES = [1006, 1011, 1012, 1013];
+  var CLOSE_REASONS = {
+    4003: "Closed: the page sent data the server does not accept.",
+    4008: "Closed: too many messages. Reload the page to continue.",
+    4009: "Closed: a message was too large. Reload the page to continue.",
+    4013: "Closed: too many simulations are open. Close some tabs and reload.",
+    4404: "This simulation is not available."
+  };
+
+  function panelOf(el) {
+    return el && el.closest ? el.closest("[data-sim-panel]") : null;
+  }
+
+  // ---- resume on reconnect -------------------------------------------------------------
+
+  function resumeUrl(url) {
+    var u;
+    try {
+      u = new URL(url, location.href);
+    } catch (e) {
+      return url;
+    }
+    var prefix = u.searchParams.get("panel");
+    var link = prefix && document.getElementById(prefix + "-permalink");
+    if (!link) return url;
+    var state = new URL(link.getAttribute("href"), location.href);
+    var run = state.searchParams.get("run");
+    if (run) u.searchParams.set("run", run);
+    u.searchParams.set("step", link.getAttribute("data-step") || "0");
+    u.searchParams.set("playing", link.getAttribute("data-playing") === "1" ? "1" : "0");
+    u.searchParams.set("speed", link.getAttribute("data-speed") || "1");
+    return u.toString();
+  }
+
+  function installResume() {
+    if (!window.htmx || typeof htmx.createWebSocket !== "function" || htmx.createWebSocket.simResume) return;
+    var original = htmx.createWebSocket;
+    var wrapped = function (url) {
+      return original(resumeUrl(url));
+    };
+    wrapped.simResume = true;
+    htmx.createWebSocket = wrapped;
+  }
+
+  installResume();
+
+  // ---- connection status ----------------------------------------------------------------
+
+  function setStatus(panel, state, text) {
+    var el = panel && document.getElementById(panel.id + "-status");
+    if (!el) return;
+    el.setAttribute("data-state", state);
+    var label = el.querySelector(".sim-status__text");
+    (label || el).textContent = text;
+  }
+
+  document.addEventListener("htmx:wsConnecting", function (e) {
+    var panel = panelOf(e.target);
+    if (panel && panel.getAttribute("data-ever-open")) setStatus(panel, "reconnecting", "Reconnecting…");
+  });
+  document.addEventListener("htmx:wsOpen", function (e) {
+    var panel = panelOf(e.target);
+    if (!panel) return;
+    panel.setAttribute("data-ever-open", "1");
+    setStatus(panel, "open", "Live");
+  });
+  document.addEventListener("htmx:wsClose", function (e) {
+    var panel = panelOf(e.target);
+    if (!panel) return;
+    var code = e.detail && e.detail.event ? e.detail.event.code : 0;
+    if (RETRY_CODES.indexOf(code) >= 0) setStatus(panel, "reconnecting", "Connection lost: reconnecting…");
+    else setStatus(panel, "closed", CLOSE_REASONS[code] || "Disconnected. Reload the page to continue.");
+  });
+
+  // ---- focus, timeline drag, log -----------------------------------------------------
+
+  var dragging = null;
+  document.addEventListener("pointerdown", function (e) {
+    if (e.target.classList && e.target.classList.contains("sim-timeline")) dragging = e.target.id;
+  });
+  ["pointerup", "pointercancel"].forEach(function (type) {
+    document.addEventListener(type, function () {
+      dragging = null;
+    });
+  });
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    var target = e.detail && e.detail.target;
+    if (target && dragging && target.id === dragging) e.detail.shouldSwap = false;
+  });
+
+  var pending = new WeakMap();
+  document.addEventListener("htmx:wsBeforeMessage", function (e) {
+    var panel = panelOf(e.target);
+    if (!panel) return;
+    var active = document.activeElement;
+    var log = document.getElementById(panel.id + "-log");
+    pending.set(panel, {
+      focusId: active && active.id && panel.contains(active) ? active.id : null,
+      follow: log ? log.scrollTop + log.clientHeight >= log.scrollHeight - 8 : false
+    });
+  });
+  document.addEventListener("htmx:wsAfterMessage", function (e) {
+    var panel = panelOf(e.target);
+    if (!panel) return;
+    var before = pending.get(panel) || {};
+    var active = document.activeElement;
+    if (before.focusId && (!active || active === document.body || !active.isConnected || active.id !== before.focusId)) {
+      var again = document.getElementById(before.focusId);
+      if (again && (!active || active === document.body || !panel.contains(active) || !active.isConnected)) {
+        again.focus({ preventScroll: true });
+      }
+    }
+    var log = document.getElementById(panel.id + "-log");
+    if (log) {
+      while (log.children.length > LOG_LIMIT) log.removeChild(log.firstElementChild);
+      if (before.follow) log.scrollTop = log.scrollHeight;
+    }
+  });
+
+  // ---- keyboard -------------------------------------------------------------------------
+
+  function isTyping(el) {
+    if (!el || !el.tagName) return false;
+    var tag = el.tagName;
+    if (tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable) return true;
+    if (tag === "INPUT") {
+      var type = (el.getAttribute("type") || "text").toLowerCase();
+      return ["button", "submit", "reset", "checkbox", "radio"].indexOf(type) < 0;
+    }
+    return false;
+  }
+
+  function visibleArea(el) {
+    var r = el.getBoundingClientRect();
+    var h = Math.min(r.bottom, window.innerHeight) - Math.max(r.top, 0);
+    var w = Math.min(r.right, window.innerWidth) - Math.max(r.left, 0);
+    return h > 0 && w > 0 ? h * w : 0;
+  }
+
+  function mostVisiblePanel() {
+    var best = null;
+    var bestArea = 0;
+    document.querySelectorAll("[data-sim-panel]").forEach(function (panel) {
+      var area = visibleArea(panel);
+      if (area > bestArea) {
+        best = panel;
+        bestArea = area;
+      }
+    });
+    return best;
+  }
+
+  var lastKeyAt = 0;
+  document.addEventListener("keydown", function (e) {
+    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    var key = e.key;
+    if (key !== " " && key !== "ArrowRight" && key !== "ArrowLeft") return;
+    var target = e.target;
+    var panel = panelOf(target);
+    if (!panel) {
+      var onPage = target === document.body || target === document.documentElement || target.id === "main";
+      if (!onPage) return;
+      panel = mostVisiblePanel();
+      if (!panel) return;
+    }
+    if (isTyping(target)) return;
+    var tag = target.tagName;
+    if (key === " " && (tag === "BUTTON" || tag === "A" || tag === "SUMMARY" || tag === "INPUT")) return;
+    e.preventDefault();
+    var now = Date.now();
+    if (e.repeat && now - lastKeyAt < REPEAT_MS) return; // stay well inside the server's rate limit
+    lastKeyAt = now;
+    var which = key === " " ? "play" : key === "ArrowRight" ? "step" : "back";
+    var button = panel.querySelector('[data-sim-key="' + which + '"]');
+    if (button) button.click();
+  });
+
+  // ---- forms and copy -------------------------------------------------------------------
+
+  document.addEventListener("submit", function (e) {
+    if (e.target.matches && e.target.matches("[data-sim-nosubmit]")) e.preventDefault();
+  });
+
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-sim-copy]");
+    if (!button) return;
+    var panel = panelOf(button);
+    var link = panel && document.getElementById(panel.id + "-permalink");
+    if (!link) return;
+    var href = link.href;
+    var done = function (text) {
+      var original = button.getAttribute("data-label") || button.textContent;
+      button.setAttribute("data-label", original);
+      button.textContent = text;
+      setTimeout(function () {
+        button.textContent = original;
+      }, 2000);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(href).then(
+        function () {
+          done("Copied");
+        },
+        function () {
+          window.prompt("Copy this link:", href);
+        }
+      );
+    } else {
+      window.prompt("Copy this link:", href);
+    }
+  });
+})();

@@ -1,0 +1,225 @@
+"""The run model: replay determinism, seeking, branching, permalinks and their validation."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulations import registry
+from simulations.runs import (
+    MAX_ACTIONS,
+    PermalinkError,
+    RunError,
+    RunSession,
+    decode_run,
+    default_run,
+    encode_run,
+    parse_run,
+    replay,
+)
+from tests.simulations.pingpong import PingPong
+
+
+def dicts(frames):
+    return [f.to_dict() for f in frames]
+
+
+def spec(params=None, seed=7, actions=None):
+    return parse_run(PingPong, params or {}, seed, actions or [])
+
+
+def test_replaying_a_run_gives_identical_frames():
+    run = spec({"latency_ms": 150, "jitter": 0.9}, 42, [{"step": 1, "action": {"type": "drop"}}])
+    first = dicts(replay(PingPong, run, 60))
+    second = dicts(replay(PingPong, run, 60))
+    assert first == second
+    assert any(e["kind"] == "timeout" for f in first for e in f["events"]), "the dropped ball must time out"
+    other_seed = dicts(replay(PingPong, spec({"latency_ms": 150, "jitter": 0.9}, 43), 60))
+    assert other_seed != first
+
+
+def test_the_registry_finds_engines_and_rejects_unknown_slugs():
+    assert registry.get("ping-pong") is PingPong
+    assert registry.get("race-conditions") is not None
+    assert registry.get("no-such-engine") is None
+
+
+def test_seek_back_reads_the_cached_frame_and_renders_once():
+    rendered = []
+
+    def render(frame):
+        rendered.append(frame.index)
+        return f"<svg id='s'>{frame.index}</svg>"
+
+    session = RunSession(PingPong, spec(), render=render)
+    session.seek(5)
+    html5 = session.rendered()
+    fifth = session.frame
+    session.seek(2)
+    assert session.position == 2 and session.last == 5
+    session.rendered()
+    session.seek(5)
+    assert session.frame is fifth, "seeking forward again within computed frames must not recompute"
+    assert session.rendered() == html5
+    assert rendered == [5, 2], "each frame is rendered once, however often it is shown"
+
+
+def test_seek_is_bounded_by_the_end_of_the_run_and_max_steps():
+    session = RunSession(PingPong, spec({"rounds": 1}))
+    session.seek(10_000)
+    assert session.finished and session.at_end
+    assert session.position == session.last < PingPong.max_steps
+    assert session.forward() is None
+    # A run that never ends stops at max_steps.
+    endless = RunSession(PingPong, spec({"rounds": 50, "latency_ms": 1000, "timeout_ms": 50}))
+    endless.seek(10_000)
+    assert endless.last <= PingPong.max_steps
+
+
+def test_an_action_behind_the_live_edge_branches_and_the_branch_replays():
+    session = RunSession(PingPong, spec())
+    session.seek(6)
+    original_after_3 = dicts(session.frames[4:7])
+    session.seek(3)
+    event = session.apply(PingPong.parse_action({"type": "drop"}))
+    assert event is not None and "dropped" in event.text
+    assert session.last == 3, "the recorded future after the branch point is dropped"
+    session.seek(6)
+    assert dicts(session.frames[4:7]) != original_after_3
+    branched = session.current_spec()
+    assert [(a.step, a.action.type) for a in branched.actions] == [(3, "drop")]
+    assert dicts(replay(PingPong, branched, 6)) == dicts(session.frames[:7])
+
+
+def test_an_action_the_engine_rejects_changes_nothing():
+    session = RunSession(PingPong, spec())
+    session.seek(4)
+    session.seek(2)
+    session.apply(PingPong.parse_action({"type": "drop"}))
+    before = (session.last, dicts(session.frames), session.current_spec())
+    with pytest.raises(ValueError):
+        session.apply(PingPong.parse_action({"type": "drop"}))  # nothing left in flight to drop
+    assert (session.last, dicts(session.frames), session.current_spec()) == before
+
+
+def test_the_log_up_to_a_step_includes_action_lines_in_order():
+    session = RunSession(PingPong, spec())
+    session.seek(1)
+    session.apply(PingPong.parse_action({"type": "delay", "ms": 50}))
+    session.seek(3)
+    log = [(e.step, e.event.kind) for e in session.log()]
+    assert log[:3] == [(0, "send"), (1, "arrive"), (1, "delay")]
+    assert [e.step for e in session.log()] == sorted(e.step for e in session.log())
+    assert len(session.log(limit=2)) == 2
+    assert session.log(limit=2)[-1].step == 3
+
+
+def test_parse_run_names_every_bad_field():
+    with pytest.raises(RunError) as info:
+        parse_run(
+            PingPong,
+            {"latency_ms": 5, "mode": "x", "zz": 1, "jitter": float("nan")},
+            -1,
+            [{"step": 1, "action": {"type": "pause", "node": "C"}}, {"step": 99999, "action": {"type": "drop"}}],
+        )
+    fields = {e.field for e in info.value.errors}
+    assert {"params.latency_ms", "params.mode", "params.zz", "params.jitter", "seed",
+            "actions[0].action.node", "actions[1].step"} <= fields
+
+
+@pytest.mark.parametrize("seed", ["12", 12, 0, 2**32 - 1])
+def test_seeds_accept_whole_numbers_in_range(seed):
+    assert parse_run(PingPong, {}, seed).seed == int(seed)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "1e3", "", True, None, "nan", [1]])
+def test_seeds_reject_anything_else(seed):
+    with pytest.raises(RunError) as info:
+        parse_run(PingPong, {}, seed)
+    assert info.value.errors[0].field == "seed"
+
+
+def test_too_many_actions_are_refused():
+    with pytest.raises(RunError) as info:
+        parse_run(PingPong, {}, 1, [{"step": 0, "action": {"type": "drop"}}] * (MAX_ACTIONS + 1))
+    assert info.value.errors[0].field == "actions"
+
+
+action_strategy = st.one_of(
+    st.just({"type": "drop"}),
+    st.builds(lambda ms: {"type": "delay", "ms": ms}, st.integers(0, 500)),
+    st.builds(lambda n: {"type": "pause", "node": n}, st.sampled_from(["A", "B"])),
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    params=st.fixed_dictionaries(
+        {},
+        optional={
+            "latency_ms": st.integers(10, 1000),
+            "rounds": st.integers(1, 50),
+            "jitter": st.floats(0, 1, allow_nan=False),
+            "mode": st.sampled_from(["ping", "echo"]),
+        },
+    ),
+    seed=st.integers(0, 2**32 - 1),
+    actions=st.lists(st.tuples(st.integers(0, 59), action_strategy), max_size=20),
+)
+def test_permalinks_round_trip(params, seed, actions):
+    run = parse_run(PingPong, params, seed, actions)
+    token = encode_run(PingPong, run)
+    assert token.isascii() and all(c.isalnum() or c in "-_" for c in token)
+    engine_cls, decoded = decode_run(token, registry.get)
+    assert engine_cls is PingPong and decoded == run
+
+
+def _token(payload) -> str:
+    raw = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return "1" + base64.urlsafe_b64encode(packer.compress(raw) + packer.flush()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        ("", "empty"),
+        ("2abc", "unknown format"),
+        ("1***", "not URL-safe"),
+        ("1" + "A" * 30, "does not decode"),
+        (_token(b"not json"), "does not decode"),
+        (_token([1, 2]), "not a run"),
+        (_token({"e": "ping-pong", "x": 1}), "not a run"),
+        (_token({"e": "nope", "p": {}, "s": 1}), "unknown simulation"),
+        ("1" + "A" * 9000, "too long"),
+        (_token(b'{"e":"ping-pong","p":{},"s":NaN}'), "does not decode"),
+    ],
+)
+def test_bad_permalinks_say_what_is_wrong(token, says):
+    with pytest.raises(PermalinkError) as info:
+        decode_run(token, registry.get)
+    assert says in str(info.value)
+
+
+def test_a_permalink_with_bad_params_names_the_field():
+    with pytest.raises(PermalinkError) as info:
+        decode_run(_token({"e": "ping-pong", "p": {"latency_ms": 1}, "s": 1}), registry.get)
+    assert "params.latency_ms" in str(info.value)
+
+
+def test_a_permalink_that_inflates_too_far_is_refused():
+    bomb = _token({"e": "ping-pong", "p": {}, "s": 1, "a": [], "pad": "x" * 200_000})
+    assert len(bomb) < 8000, "the bomb is small on the wire"
+    with pytest.raises(PermalinkError) as info:
+        decode_run(bomb, registry.get)
+    assert "too much data" in str(info.value)
+
+
+def test_default_run_uses_the_defaults():
+    run = default_run(PingPong, seed=3)
+    assert run.params == PingPong.Params() and run.seed == 3 and run.actions == ()
