@@ -42,7 +42,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -58,6 +58,7 @@ from simulations.runs import (
     FieldError,
     RunError,
     RunSession,
+    RunSpec,
     decode_run,
     default_run,
     parse_action,
@@ -184,6 +185,27 @@ def _flag(value: Any) -> bool:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def unpaced_messages(
+    session: RunSession, panel: PanelRenderer, view: ViewState, steps: int
+) -> Iterator[tuple[RunSession, str]]:
+    """The messages of unpaced play (`make bench`), each with the session it shows: `steps`
+    frames, then the controls with a bench-done marker. A finished run restarts with the
+    next seed, so the count is always reached. The bench's bare baseline sends exactly
+    these messages, pre-rendered."""
+    sent = 0
+    while sent < steps:
+        if session.forward() is None:
+            spec = session.spec
+            session = RunSession(session.engine_cls, RunSpec(spec.slug, spec.params, (spec.seed + 1) % (MAX_SEED + 1)),
+                                 render=session.render)
+            yield session, panel.jump_message(session, view)
+        else:
+            yield session, panel.step_message(session, view)
+        sent += 1
+    view.playing = False
+    yield session, panel.controls(session, view) + f'<div id="{panel.prefix}-bench-done" hidden data-frames="{sent}"></div>'
 
 
 class SimulationConsumer(AsyncWebsocketConsumer):
@@ -414,26 +436,11 @@ class SimulationConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(delay)
 
     async def _play_unpaced(self, steps: int) -> None:
-        """Bench only: `steps` frames, each sent as soon as the previous send returned.
-        A finished run restarts with the next seed, so the count is always reached."""
-        sent = 0
-        while sent < steps:
-            frame = self.session.forward()
-            if frame is None:
-                spec = self.session.spec
-                self._new_session(type(spec)(spec.slug, spec.params, (spec.seed + 1) % (MAX_SEED + 1), ()))
-                message = self.panel.jump_message(self.session, self.view)
-            else:
-                message = self.panel.step_message(self.session, self.view)
+        """Bench only: `steps` frames, each sent as soon as the previous send returned."""
+        for self.session, message in unpaced_messages(self.session, self.panel, self.view, steps):
             await self.send(text_data=message)
-            sent += 1
             await asyncio.sleep(0)
-        self.view.playing = False
         self._play_task = None
-        await self.send(
-            text_data=self.panel.controls(self.session, self.view)
-            + f'<div id="{self.prefix}-bench-done" hidden data-frames="{sent}"></div>'
-        )
 
     # -- commands
 

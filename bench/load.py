@@ -1,0 +1,74 @@
+"""N concurrent viewers, each on its own socket: open them all, then start them all
+at once and count the frames that arrive until each viewer has its whole run.
+
+    python -m bench.load URL VIEWERS FRAMES_PER_VIEWER START_MESSAGE [SERVER_PID]
+prints one JSON line: {"frames": ..., "seconds": ..., "bytes": ..., "server_rss_open_kib": ...}
+(the server's resident memory once every viewer's socket is open, if SERVER_PID is given)
+"""
+
+import asyncio
+import json
+import sys
+import time
+
+from websockets.asyncio.client import connect
+
+ORIGIN = "http://127.0.0.1"
+
+
+async def viewer(url: str, start_message: str, expected: int, ready: asyncio.Event,
+                 opened: list) -> tuple[int, int]:
+    async with connect(url, origin=ORIGIN, max_size=2**22, compression=None,
+                       open_timeout=60, ping_interval=None) as ws:
+        await ws.recv()  # the full state sent on connect
+        opened.append(1)
+        await ready.wait()
+        await ws.send(start_message)
+        frames = size = 0
+        while frames < expected:
+            message = await ws.recv()
+            frames += 1
+            size += len(message)
+        return frames, size
+
+
+def rss_kib(pid: int | None) -> int | None:
+    if pid is None:
+        return None
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+async def main(url: str, viewers: int, expected: int, start_message: str, server_pid: int | None) -> None:
+    ready = asyncio.Event()
+    opened: list = []
+    # Open sockets in small batches so the accept queue is never the bottleneck.
+    tasks = []
+    for i in range(viewers):
+        tasks.append(asyncio.create_task(viewer(url, start_message, expected, ready, opened)))
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)
+    while len(opened) < viewers:
+        await asyncio.sleep(0.01)
+        failed = [t for t in tasks if t.done() and t.exception()]
+        if failed:
+            raise failed[0].exception()
+    server_rss_open = rss_kib(server_pid)
+    started = time.perf_counter()
+    ready.set()
+    results = await asyncio.gather(*tasks)
+    seconds = time.perf_counter() - started
+    print(json.dumps({
+        "frames": sum(f for f, _ in results),
+        "seconds": seconds,
+        "bytes": sum(b for _, b in results),
+        "server_rss_open_kib": server_rss_open,
+    }))
+
+
+if __name__ == "__main__":
+    pid = int(sys.argv[5]) if len(sys.argv) > 5 else None
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], pid))
