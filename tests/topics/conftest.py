@@ -3,6 +3,8 @@
 import pytest
 from django.contrib.auth.models import Group
 
+from topics.models import KeyFeature, Topic, TopicRelatedItem, UseCase
+
 
 @pytest.fixture
 def instructor(django_user_model):
@@ -16,3 +18,19 @@ def instructor(django_user_model):
 def instructor_client(client, instructor):
     client.force_login(instructor)
     return client
+
+
+def make_topic(category, slug, title, *, order=0, status=Topic.Status.PUBLISHED, summary="", body="",
+               features=(), uses=(), related=()):
+    """A topic with its ordered features, use cases and related items, for tests' own fixtures."""
+    topic = Topic.objects.create(
+        category=category, slug=slug, title=title, order=order, status=status,
+        summary=summary or f"All about {title}.", body=body,
+    )
+    for i, text in enumerate(features):
+        KeyFeature.objects.create(topic=topic, text=text, order=i)
+    for i, text in enumerate(uses):
+        UseCase.objects.create(topic=topic, text=text, order=i)
+    for i, item in enumerate(related):
+        TopicRelatedItem.objects.create(topic=topic, item=item, order=i)
+    return topic

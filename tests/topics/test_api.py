@@ -6,27 +6,20 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from topics.models import Category, KeyFeature, RelatedItem, Topic, TopicRelatedItem, UseCase
+from tests.topics.conftest import make_topic
+from topics.models import (
+    Category,
+    KeyFeature,
+    RelatedItem,
+    Topic,
+    TopicRelatedItem,
+    UseCase,
+)
 
 pytestmark = pytest.mark.django_db
 
 PUBLISHED = Topic.Status.PUBLISHED
 DRAFT = Topic.Status.DRAFT
-
-
-def make_topic(category, slug, title, *, order=0, status=PUBLISHED, summary="", body="", features=(),
-               uses=(), related=()):
-    topic = Topic.objects.create(
-        category=category, slug=slug, title=title, order=order, status=status,
-        summary=summary or f"About {title}.", body=body,
-    )
-    for i, text in enumerate(features):
-        KeyFeature.objects.create(topic=topic, text=text, order=i)
-    for i, text in enumerate(uses):
-        UseCase.objects.create(topic=topic, text=text, order=i)
-    for i, item in enumerate(related):
-        TopicRelatedItem.objects.create(topic=topic, item=item, order=i)
-    return topic
 
 
 @pytest.fixture

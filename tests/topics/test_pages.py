@@ -16,27 +16,17 @@ from django.test import RequestFactory, override_settings
 from django.urls import include, path, reverse
 from django.utils.html import escape
 
+from tests.topics.conftest import make_topic
 from topics import views
-from topics.models import Category, KeyFeature, RelatedItem, Topic, TopicRelatedItem, UseCase
+from topics.models import (
+    Category,
+    RelatedItem,
+    Topic,
+)
 from topics.templatetags.icons import icon
 
 PUBLISHED = Topic.Status.PUBLISHED
 DRAFT = Topic.Status.DRAFT
-
-
-def make_topic(category, slug, title, *, order=0, status=PUBLISHED, summary="", body="",
-               features=(), uses=(), related=()):
-    topic = Topic.objects.create(
-        category=category, slug=slug, title=title, order=order, status=status,
-        summary=summary or f"All about {title}.", body=body,
-    )
-    for i, text in enumerate(features):
-        KeyFeature.objects.create(topic=topic, text=text, order=i)
-    for i, text in enumerate(uses):
-        UseCase.objects.create(topic=topic, text=text, order=i)
-    for i, item in enumerate(related):
-        TopicRelatedItem.objects.create(topic=topic, item=item, order=i)
-    return topic
 
 
 @pytest.fixture
