@@ -38,18 +38,19 @@ def clean_env(**env: str) -> dict:
 
 
 @pytest.mark.postgres
-def test_topics_api_suite_passes_on_postgresql():
+def test_the_database_suites_pass_on_postgresql():
     require(reachable(PG_HOST, PG_PORT), f"no PostgreSQL server at {PG_HOST}:{PG_PORT}")
     # A database name of our own, so pytest-django's test_<name> never collides with another
     # run of the whole suite on PostgreSQL (which uses test_postgres) on the same server.
     name = f"svc_{os.getpid()}"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/topics/test_api.py", "-p", "no:cacheprovider", "-q"],
+        # Every test that touches the database: content, admin, pages, API, presets, consumers.
+        [sys.executable, "-m", "pytest", "tests/topics", "tests/simulations", "-p", "no:cacheprovider", "-q"],
         cwd=BASE_DIR,
         env=clean_env(DATABASE_URL=f"postgres://postgres@{PG_HOST}:{PG_PORT}/{name}"),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]

@@ -51,6 +51,7 @@ class LiveDaphne:
     """A production-like Daphne (debug off) serving plain http on loopback."""
 
     env: dict[str, str]
+    log: object = subprocess.DEVNULL
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -62,7 +63,8 @@ class LiveDaphne:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
              "learning_platform.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            # Its log goes to a file: an unread pipe would block Daphne once full.
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=self.log,
         )
         wait_for_port(self.port)
 
@@ -97,10 +99,11 @@ def live_daphne(tmp_path_factory) -> Iterator[LiveDaphne]:
     env.pop("REDIS_URL", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
-    server = LiveDaphne(env=env)
-    server.start()
-    yield server
-    server.stop()
+    with open(db.parent / "daphne.log", "ab") as log:
+        server = LiveDaphne(env=env, log=log)
+        server.start()
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="session")
