@@ -122,6 +122,27 @@ class Engine(ABC):
     def analyse(cls, name: str, params: Params) -> Mapping[str, Any]:
         raise KeyError(name)
 
+    @classmethod
+    def action_buttons(cls, params: Params) -> list[tuple[str, dict[str, Any]]] | None:
+        """The action buttons a panel shows for a run with these params, as (label, action
+        dict) pairs, when the sensible choices depend on the params (e.g. one "Run T1" per
+        thread that exists). Each dict must validate with `parse_action`.
+
+        The default, None, keeps the buttons derived from the Action schema: one button per
+        value of a small bounded field (a variant's `x-label` names them), and a small form
+        for a field that takes free input, which a (label, dict) pair cannot express.
+        """
+        return None
+
+    @classmethod
+    def action_unavailable(cls, frame: Frame, action: Mapping[str, Any]) -> str | None:
+        """Why one of `action_buttons`' actions would be refused right after `frame`, in a
+        word or two ("blocked", "done"), or None when it can be applied. The panel marks that
+        button on that frame (it stays focusable; pressing it shows apply()'s explanation).
+        Called per frame sent, so keep it cheap. Default: always available.
+        """
+        return None
+
     @abstractmethod
     def reset(self) -> Frame:
         """Frame 0: the starting state."""

@@ -1026,6 +1026,43 @@ class RaceConditionsEngine(Engine):
             raise KeyError(name)
         return explore(params)  # type: ignore[arg-type]
 
+    @classmethod
+    def action_buttons(cls, params: Params) -> list[tuple[str, dict[str, Any]]]:
+        """One "Run T1"... ("Run P1"... for processes) per thread of this run, and "Preempt"
+        where it means something: only the random scheduler switches threads by itself
+        (manual mode refuses it), and at switch chance 1 it already switches at every step."""
+        p: RaceParams = params  # type: ignore[assignment]
+        buttons: list[tuple[str, dict[str, Any]]] = [
+            (f"Run {thread_name(p.scenario, t)}", {"type": "run_thread", "thread": t + 1}) for t in range(p.threads)
+        ]
+        if p.scheduler == "random" and p.switch_chance < 1:
+            buttons.append(("Preempt", {"type": "preempt"}))
+        return buttons
+
+    @classmethod
+    def action_unavailable(cls, frame: Frame, action: Mapping[str, Any]) -> str | None:
+        """What apply() would refuse after this frame, read from the thread entities (always
+        the first ones, in thread order): a finished or blocked thread cannot be picked, and
+        preempting needs another thread that is ready."""
+        kind = action.get("type")
+        if kind == "run_thread":
+            t = int(action["thread"])
+            entities = frame.entities
+            if t < 1 or t > len(entities) or entities[t - 1].kind != "thread":
+                return "no such thread"
+            status = entities[t - 1].state["status"]
+            return status if status in ("done", "blocked") else None
+        if kind == "preempt":
+            if frame.done:
+                return "done"
+            for e in frame.entities:
+                if e.kind != "thread":
+                    break
+                if e.state["status"] == "ready":
+                    return None
+            return "no other thread ready"
+        return None
+
     @property
     def done(self) -> bool:
         return all_finished(self.program, self.state)
@@ -1183,7 +1220,8 @@ class RaceConditionsEngine(Engine):
                 "mutex": "Each increment is wrapped in lock(&m) / unlock(&m), so only one thread at a time can be inside it.",
                 "atomic": "Each increment is one atomic_fetch_add: load, add and store in one indivisible step.",
             }[p.fix]
-            return f"{n} threads each add 1 to a shared counter {p.increments} times, so it should end at {total}. {how}{pick}"
+            times = {1: "once", 2: "twice"}.get(p.increments, f"{p.increments} times")
+            return f"{n} threads each add 1 to a shared counter {times}, so it should end at {total}. {how}{pick}"
         if prog.scenario == "check_then_act":
             how = (
                 "Checking and booking are two steps, and another customer can check in between."

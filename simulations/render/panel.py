@@ -12,6 +12,10 @@ engine. Every top-level element of a socket message carries an id (or an
   changes to an element that was already on the page: `{p}-narration`
   (aria-live="polite"), `{p}-error` (role="alert"), and `{p}-log` on a jump;
 - beforeend: `{p}-log` while stepping forward one frame at a time (new lines only).
+
+`{p}-actions` comes with the full state; for an engine that judges its buttons frame by
+frame (`Engine.action_unavailable`) also with every jump, and with a step only when a
+button's availability changed, so a playing run rarely sends it.
 """
 
 from __future__ import annotations
@@ -184,6 +188,9 @@ class ActionControl:
     description: str
     fixed: tuple[tuple[str, str], ...]
     inputs: tuple[FieldSpec, ...] = ()
+    #: The action dict of an engine-chosen button (`Engine.action_buttons`), which
+    #: `Engine.action_unavailable` judges frame by frame; None for schema-derived controls.
+    action: Mapping[str, Any] | None = None
 
 
 def _variants(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -202,18 +209,18 @@ def _format_label(template: str, values: Mapping[str, Any]) -> str:
 
 
 def action_controls(engine_cls: type[Engine], params: Any = None) -> list[ActionControl]:
-    """Buttons for the engine's actions, derived from the Action schema (a discriminated union).
-
-    An engine may override with a classmethod `action_buttons(params) -> [(label, action dict)]`
-    when the sensible choices depend on the params (e.g. one button per thread that exists).
-    A variant's schema may carry `x-label` ("Run T{thread}") to name its buttons.
+    """Buttons for the engine's actions: the engine's own `action_buttons(params)` when it
+    returns a list (the sensible choices depend on the params, e.g. one button per thread
+    that exists), else derived from the Action schema (a discriminated union). A variant's
+    schema may carry `x-label` ("Run T{thread}") to name its buttons.
     """
     custom = getattr(engine_cls, "action_buttons", None)
-    if callable(custom) and params is not None:
+    buttons = custom(params) if callable(custom) and params is not None else None
+    if buttons is not None:
         out = []
-        for label, action in custom(params):
+        for label, action in buttons:
             fixed = tuple((k, _form_value(v)) for k, v in action.items())
-            out.append(ActionControl(str(label), "", fixed))
+            out.append(ActionControl(str(label), "", fixed, action=dict(action)))
         return out
     schema = engine_cls.action_adapter().json_schema()
     controls: list[ActionControl] = []
@@ -306,6 +313,13 @@ class PanelRenderer:
         self._log_replace = f'<ol hx-swap-oob="innerHTML:#{self.ids["log"]}">'
         self._error_oob = f'<div hx-swap-oob="innerHTML:#{self.ids["error"]}">'
         self._time_unit = getattr(self.engine_cls, "time_unit", "") or ""
+        # An engine that judges its buttons frame by frame gets the actions fieldset with
+        # every jump, and with a step when a button's availability changed (rarely: a thread
+        # blocks, unblocks or finishes). Others get it only with the full state.
+        judge = getattr(self.engine_cls, "action_unavailable", None)
+        self._per_frame_actions = getattr(judge, "__func__", None) not in (None, Engine.action_unavailable.__func__)
+        self._controls_cache: tuple[Any, list[ActionControl]] | None = None
+        self._marks_memo: tuple[Frame, Any, tuple[str | None, ...]] | None = None
 
     # -- per frame (cached by the session: rendered once per computed frame)
 
@@ -432,12 +446,21 @@ class PanelRenderer:
     # -- messages
 
     def step_message(self, session: RunSession, view: ViewState) -> str:
-        """One frame forward: the frame, its new log lines appended, the controls."""
-        events = session.events_at(session.position)
+        """One frame forward: the frame, its new log lines appended, the controls (and the
+        actions, when a button's availability differs from the frame before)."""
+        pos = session.position
+        events = session.events_at(pos)
         log = ""
         if events:
-            log = self._log_append + "".join(self.log_item(session.position, e) for e in events) + "</ol>"
-        return session.rendered() + log + self.controls(session, view)
+            log = self._log_append + "".join(self.log_item(pos, e) for e in events) + "</ol>"
+        out = session.rendered() + log + self.controls(session, view)
+        if self._per_frame_actions and pos > 0:
+            params = session.spec.params
+            before = self.action_marks(params, session.frames[pos - 1])  # usually memoised
+            marks = self.action_marks(params, session.frame)
+            if marks != before:
+                out += self._actions_html(params, marks)
+        return out
 
     def jump_message(self, session: RunSession, view: ViewState, clear_error: bool = True) -> str:
         """Any other move (seek, back, connect): the frame, the whole log up to it, the controls."""
@@ -447,6 +470,7 @@ class PanelRenderer:
             + self.log_items(session.log(limit=LOG_LIMIT))
             + "</ol>"
             + self.controls(session, view)
+            + (self.actions_fieldset(session.spec.params, session.frame) if self._per_frame_actions else "")
             + (self.error() if clear_error else "")
         )
 
@@ -459,7 +483,7 @@ class PanelRenderer:
             + self.seed(session)
             + self.speed(view)
             + self.params_fieldset(session.spec.params)
-            + self.actions_fieldset(session.spec.params)
+            + ("" if self._per_frame_actions else self.actions_fieldset(session.spec.params))
         )
 
     def action_message(self, session: RunSession, view: ViewState, event: Event | None) -> str:
@@ -541,8 +565,35 @@ class PanelRenderer:
             f'<label for="{fid}">{escape(spec.title)}{bounds_text}</label>{control}{help_html}{err_html}</div>'
         )
 
-    def actions_fieldset(self, params: Any) -> str:
-        controls = action_controls(self.engine_cls, params)
+    def action_controls(self, params: Any) -> list[ActionControl]:
+        """`action_controls` for these params, kept for the last params asked (one run's)."""
+        cached = self._controls_cache
+        if cached is None or (cached[0] is not params and cached[0] != params):
+            cached = self._controls_cache = (params, action_controls(self.engine_cls, params))
+        return cached[1]
+
+    def action_marks(self, params: Any, frame: Frame | None) -> tuple[str | None, ...]:
+        """Per button, why its action is unavailable after `frame` (None: available); empty
+        when the engine does not judge its buttons frame by frame."""
+        if not self._per_frame_actions or frame is None:
+            return ()
+        memo = self._marks_memo  # the last frame asked: a step asks again for it as "before"
+        if memo is not None and memo[0] is frame and memo[1] is params:
+            return memo[2]
+        judge = self.engine_cls.action_unavailable
+        marks = tuple(
+            judge(frame, c.action) if c.action is not None else None for c in self.action_controls(params)
+        )
+        self._marks_memo = (frame, params, marks)
+        return marks
+
+    def actions_fieldset(self, params: Any, frame: Frame | None = None) -> str:
+        """The action buttons; with `frame`, those the engine says are unavailable after it
+        are marked (aria-disabled, with the reason in the label)."""
+        return self._actions_html(params, self.action_marks(params, frame))
+
+    def _actions_html(self, params: Any, marks: Sequence[str | None]) -> str:
+        controls = self.action_controls(params)
         if not controls:
             return f'<fieldset id="{self.ids["actions"]}" class="sim-actions" hidden></fieldset>'
         forms = []
@@ -552,9 +603,18 @@ class PanelRenderer:
             )
             inputs = "".join(self._field(spec, spec.default, (), group=f"a{n}") for spec in control.inputs)
             title = f' title="{_attr(control.description)}"' if control.description else ""
+            mark = marks[n] if n < len(marks) else None
+            # An id, so that focus survives the fieldset being swapped (simulations.js);
+            # aria-disabled rather than disabled, so a focused button keeps its focus and a
+            # press still gets the engine's explanation instead of nothing.
+            state, note = "", ""
+            if mark:
+                state = ' aria-disabled="true"'
+                note = f' <span class="sim-action__note">({escape(mark)})</span>'
             forms.append(
                 f'<form class="sim-action" ws-send><input type="hidden" name="cmd" value="action">{hidden}'
-                f'{inputs}<button type="submit" class="sim-btn"{title}>{escape(control.label)}</button></form>'
+                f'{inputs}<button id="{self.prefix}-action-{n}" type="submit" class="sim-btn"{title}{state}>'
+                f"{escape(control.label)}{note}</button></form>"
             )
         return (
             f'<fieldset id="{self.ids["actions"]}" class="sim-actions">'

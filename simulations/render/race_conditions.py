@@ -5,10 +5,13 @@ plain f-strings joined once, with `html.escape` on every piece of text. The
 stage is one top-level ``<svg id=...>`` that htmx's ws extension swaps out of
 band; its children are plain SVG (g, rect, text, tspan, line, path). Every
 element carries a class for the stylesheet and default fills/strokes as
-attributes so it reads correctly without CSS. Motion comes from CSS
-animations keyed on classes of elements that are new in this frame
-(``just-written``, ``just-read``, ``executed``, ``race``...), since the whole
-svg is replaced each step and transitions would never run.
+attributes so it reads correctly without CSS (static/css/simulations.css
+restyles the classes for light and dark schemes; a CSS rule beats a presentation
+attribute). Motion comes from CSS animations keyed on classes of elements that
+are new in this frame (``just-written``, ``just-read``, ``line-executed``,
+``flow``, ``race``, ``just-lost``), since the whole svg is replaced each step and
+transitions would never run: an element that persists from frame to frame must
+not carry an animated class, or it would replay on every step.
 
 Layout: one column per thread; shared memory, the lock and the file in a
 middle column (threads split left and right of it). The size depends only on
@@ -39,7 +42,8 @@ CELL_GAP = 10
 LOCK_H = 58
 FILE_LINE_H = 18
 
-STATUS_FILL = {"running": "#2563eb", "ready": "#64748b", "blocked": "#9ca3af", "done": "#16a34a"}
+# White text on each at least 4.5:1. Blocked is the held lock's amber: it waits for that lock.
+STATUS_FILL = {"running": "#2563eb", "ready": "#64748b", "blocked": "#b45309", "done": "#15803d"}
 STATUS_LABEL = {"running": "running", "ready": "ready", "blocked": "blocked on lock", "done": "done"}
 RACE_RED = "#dc2626"
 RACE_BAND = 30  # room under the columns for the race label, always reserved
@@ -91,7 +95,7 @@ def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set
     )
     if blocked:
         out.append(_lock_icon(COL_W - 118, 10, "#ffffff"))
-    body_opacity = ' opacity="0.55"' if blocked or status == "done" else ""
+    body_opacity = ' opacity="0.7"' if blocked or status == "done" else ""
     out.append(f'<g class="code" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11"{body_opacity}>')
     top = HEADER_H + 8
     current, executed = st["line"], st["executed_line"]
@@ -124,14 +128,14 @@ def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set
     # No-break spaces: SVG collapses runs of ordinary spaces.
     regs = "\u00a0\u00a0\u00a0".join(f"{escape(str(k))} = {escape(_fmt(v))}" for k, v in st["registers"].items()) or "no registers"
     out.append(
-        f'<line x1="8" x2="{COL_W - 8}" y1="{regs_y - 16:.0f}" y2="{regs_y - 16:.0f}" stroke="#e2e8f0"/>'
+        f'<line class="sep" x1="8" x2="{COL_W - 8}" y1="{regs_y - 16:.0f}" y2="{regs_y - 16:.0f}" stroke="#e2e8f0"/>'
         f'<text class="registers" x="10" y="{regs_y:.0f}" font-family="ui-monospace, Menlo, Consolas, monospace" '
         f'font-size="12" fill="#0f172a">{regs}</text>'
     )
     clock_y = height - CLOCK_H + 6
     out.append(
         f'<g class="clock" transform="translate(10,{clock_y:.0f})">'
-        f'<text x="0" y="14" font-size="10" fill="#475569">vector clock</text>'
+        f'<text class="clock-label" x="0" y="14" font-size="10" fill="#475569">vector clock</text>'
     )
     me = st["name"]
     for i, c in enumerate(st["clock"]):
@@ -157,7 +161,8 @@ def _memory_cell(e: Entity, x: float, y: float, w: float) -> str:
     tag = ""
     if access and by:
         tag = (
-            f'<text class="cell-access" x="{w - 8:.0f}" y="16" font-size="10" text-anchor="end" fill="{stroke}">'
+            f'<text class="cell-access" x="{w - 8:.0f}" y="16" font-size="10" text-anchor="end" '
+            f'fill="{"#92400e" if access == "write" else "#1d4ed8"}">'
             f'{"written" if access == "write" else "read"} by {escape(by)}</text>'
         )
     return (
@@ -176,7 +181,7 @@ def _lock_box(e: Entity, x: float, y: float, w: float) -> str:
     holder = st["holder"]
     waiters = st["waiters"]
     cls = "lock held" if holder else "lock free"
-    colour = "#b45309" if holder else "#16a34a"
+    colour = "#b45309" if holder else "#15803d"
     wait = f'waiting: {escape(", ".join(waiters))}' if waiters else "no one waiting"
     return (
         f'<g class="{cls}" transform="translate({x:.0f},{y:.0f})">'
@@ -196,19 +201,19 @@ def _file_box(e: Entity, x: float, y: float, w: float, height: float) -> str:
         f'<rect width="{w:.0f}" height="{height:.0f}" rx="6" fill="#ffffff" stroke="#334155" stroke-width="1.5"/>'
         f'<text class="file-name" x="10" y="18" font-size="12" font-weight="bold" fill="#0f172a">'
         f'{escape(st["name"])}</text>'
-        f'<text x="{w - 8:.0f}" y="18" font-size="10" text-anchor="end" fill="#475569">{st["size"]} bytes</text>'
+        f'<text class="file-size" x="{w - 8:.0f}" y="18" font-size="10" text-anchor="end" fill="#475569">{st["size"]} bytes</text>'
     ]
     mono = 'font-family="ui-monospace, Menlo, Consolas, monospace"'
     ly = 28
     if not st["lines"]:
-        out.append(f'<text x="10" y="{ly + 13}" font-size="11" fill="#94a3b8">(empty)</text>')
+        out.append(f'<text class="file-empty" x="10" y="{ly + 13}" font-size="11" fill="#64748b">(empty)</text>')
     for line in st["lines"]:
         cls = "file-line" + (" just-written" if line["written"] else "") + (" overwrote" if line["overwrote"] else "")
         bg = "#fef3c7" if line["written"] else "none"
         out.append(
             f'<g class="{cls}"><rect x="4" y="{ly}" width="{w - 8:.0f}" height="{FILE_LINE_H - 2}" rx="3" fill="{bg}"/>'
-            f'<text x="10" y="{ly + 12}" font-size="10" fill="#64748b" {mono}>{line["offset"]:>3}</text>'
-            f'<text x="40" y="{ly + 12}" font-size="11" fill="#0f172a" {mono}>{escape(line["text"])}</text>'
+            f'<text class="file-off" x="10" y="{ly + 12}" font-size="10" fill="#64748b" {mono}>{line["offset"]:>3}</text>'
+            f'<text class="file-text" x="40" y="{ly + 12}" font-size="11" fill="#0f172a" {mono}>{escape(line["text"])}</text>'
         )
         if line["overwrote"]:
             out.append(
@@ -220,11 +225,13 @@ def _file_box(e: Entity, x: float, y: float, w: float, height: float) -> str:
     if st["lost"]:
         ly += 4
         out.append(f'<text class="lost-title" x="10" y="{ly + 12}" font-size="11" font-weight="bold" fill="{RACE_RED}">lost:</text>')
-        for text in st["lost"]:
+        # A line written over another on this step: the newest lost line is new in this frame.
+        newest = len(st["lost"]) - 1 if any(line["written"] and line["overwrote"] for line in st["lines"]) else -1
+        for k, text in enumerate(st["lost"]):
             t = escape(text)
             width = len(text) * CHAR_W
             out.append(
-                f'<g class="lost-line"><text x="48" y="{ly + 12}" font-size="11" fill="{RACE_RED}" {mono} '
+                f'<g class="lost-line{" just-lost" if k == newest else ""}"><text x="48" y="{ly + 12}" font-size="11" fill="{RACE_RED}" {mono} '
                 f'text-decoration="line-through">{t}</text>'
                 f'<line x1="48" x2="{48 + width:.0f}" y1="{ly + 8}" y2="{ly + 8}" stroke="{RACE_RED}" stroke-width="1.2"/></g>'
             )
@@ -433,14 +440,14 @@ def render_analysis(name: str, data: Mapping[str, Any], dom_id: str) -> str:
         y = 5 + i * row_h
         w = max(2.0, bar_w * o["percent"] / 100) if o["count"] else 0
         ok = o["correct"]
-        colour = "#16a34a" if ok else RACE_RED
+        colour = "#15803d" if ok else RACE_RED
         mark = " \u2713 correct" if ok else ""
         out.append(
             f'<g class="bar {"correct" if ok else "wrong"}">'
-            f'<text x="{label_w - 8}" y="{y + 17}" font-size="12" text-anchor="end" fill="#0f172a">{escape(o["label"])}</text>'
-            f'<rect x="{label_w}" y="{y + 4}" width="{bar_w}" height="18" rx="3" fill="#f1f5f9"/>'
+            f'<text class="bar-label" x="{label_w - 8}" y="{y + 17}" font-size="12" text-anchor="end" fill="#0f172a">{escape(o["label"])}</text>'
+            f'<rect class="bar-track" x="{label_w}" y="{y + 4}" width="{bar_w}" height="18" rx="3" fill="#f1f5f9"/>'
             f'<rect class="bar-fill" x="{label_w}" y="{y + 4}" width="{w:.1f}" height="18" rx="3" fill="{colour}"/>'
-            f'<text x="{label_w + bar_w + 8}" y="{y + 17}" font-size="12" fill="#0f172a">'
+            f'<text class="bar-count" x="{label_w + bar_w + 8}" y="{y + 17}" font-size="12" fill="#0f172a">'
             f'{o["count"]:,} ({_percent(o["percent"], o["count"])}){escape(mark)}</text></g>'
         )
     out.append("</svg>")

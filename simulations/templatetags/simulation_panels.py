@@ -98,7 +98,7 @@ class Panel:
                 "seed": r.seed(s),
                 "speed": r.speed(v),
                 "params": r.params_fieldset(s.spec.params),
-                "actions": r.actions_fieldset(s.spec.params),
+                "actions": r.actions_fieldset(s.spec.params, frame),
                 "analysis": r.analysis_empty(),
                 "notice": r.error_html(self.notice, self.notice_errors),
             }.items()
