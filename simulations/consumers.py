@@ -36,12 +36,14 @@ these makes a browser retry in a loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
 import re
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -65,6 +67,7 @@ from simulations.runs import (
     parse_params,
     parse_seed,
     parse_step,
+    shared_store,
 )
 
 logger = logging.getLogger("simulations")
@@ -187,6 +190,39 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Recent step and jump messages. Each is a function of the run (its track), the panel
+# prefix, the position, the session's horizon (`last`) and the view state, so viewers of
+# one run at one step share one message instead of each rebuilding the log lines and
+# controls. Keyed on the track object, so a run's branch never meets another's messages
+# (the cache may keep up to MESSAGE_CACHE_SIZE evicted tracks alive a little longer).
+# This holds while PanelRenderer.step_message / jump_message read nothing else of the
+# session or view: test_shared_runs.test_cached_messages_are_the_panel_s_messages checks.
+MESSAGE_CACHE_SIZE = 512
+_VIEW_FIELDS = tuple(f.name for f in dataclasses.fields(ViewState))
+_messages: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+
+
+def _cached_message(kind: str, build, panel: PanelRenderer, session: RunSession, view: ViewState) -> str:
+    key = (kind, session.track, panel.prefix, session.position, session.last,
+           *[getattr(view, name) for name in _VIEW_FIELDS])
+    message = _messages.get(key)
+    if message is None:
+        message = _messages[key] = build(session, view)
+        if len(_messages) > MESSAGE_CACHE_SIZE:
+            _messages.popitem(last=False)
+    return message
+
+
+def step_message(panel: PanelRenderer, session: RunSession, view: ViewState) -> str:
+    """`panel.step_message`, built once per (run, prefix, step, horizon, view)."""
+    return _cached_message("step", panel.step_message, panel, session, view)
+
+
+def jump_message(panel: PanelRenderer, session: RunSession, view: ViewState) -> str:
+    """`panel.jump_message` (clearing the error area), built once per (run, prefix, step, horizon, view)."""
+    return _cached_message("jump", panel.jump_message, panel, session, view)
+
+
 def unpaced_messages(
     session: RunSession, panel: PanelRenderer, view: ViewState, steps: int
 ) -> Iterator[tuple[RunSession, str]]:
@@ -199,17 +235,18 @@ def unpaced_messages(
         if session.forward() is None:
             spec = session.spec
             session = RunSession(session.engine_cls, RunSpec(spec.slug, spec.params, (spec.seed + 1) % (MAX_SEED + 1)),
-                                 render=session.render)
-            yield session, panel.jump_message(session, view)
+                                 render=session.render, store=session.store, render_key=session.render_key)
+            yield session, jump_message(panel, session, view)
         else:
-            yield session, panel.step_message(session, view)
+            yield session, step_message(panel, session, view)
         sent += 1
     view.playing = False
     yield session, panel.controls(session, view) + f'<div id="{panel.prefix}-bench-done" hidden data-frames="{sent}"></div>'
 
 
 class SimulationConsumer(AsyncWebsocketConsumer):
-    # No channel layer: each viewer owns its run, nothing is broadcast. (Joining the
+    # No channel layer: each viewer owns its session (viewers of one run share its frames
+    # through runs.shared_store, in this process), nothing is broadcast. (Joining the
     # layer would also cost a task and a queue per socket.)
     channel_layer_alias = "simulations-no-layer"
 
@@ -381,7 +418,11 @@ class SimulationConsumer(AsyncWebsocketConsumer):
     # -- sessions
 
     def _new_session(self, spec) -> None:
-        self.session = RunSession(self.engine_cls, spec, render=self.panel.frame_html)
+        # Viewers of the same run share its frames and, per panel prefix (the HTML names
+        # its DOM ids after it), its rendered HTML: one engine step and one render per
+        # frame, however many viewers (runs.shared_store; this loop's thread only).
+        self.session = RunSession(self.engine_cls, spec, render=self.panel.frame_html,
+                                  store=shared_store(), render_key=self.prefix)
 
     def _load(self, token: str | None, step: Any) -> None:
         """Open a permalink token at a step (both optional). Raises RunError, changing nothing."""
@@ -426,7 +467,7 @@ class SimulationConsumer(AsyncWebsocketConsumer):
             if frame is None:
                 await self._send_controls(clear_error=False)
                 return
-            await self.send(text_data=self.panel.step_message(self.session, self.view))
+            await self.send(text_data=step_message(self.panel, self.session, self.view))
             if not self.view.playing:
                 return
             next_at += BASE_INTERVAL / self.view.speed
@@ -454,7 +495,7 @@ class SimulationConsumer(AsyncWebsocketConsumer):
         if self.session.at_end:  # Replay: back to the start, then play
             self.session.seek(0)
             self.view.playing = True
-            await self.send(text_data=self.panel.jump_message(self.session, self.view))
+            await self.send(text_data=jump_message(self.panel, self.session, self.view))
             self._start_play(first_delay=BASE_INTERVAL / self.view.speed)
             return
         self._start_play()
@@ -479,23 +520,23 @@ class SimulationConsumer(AsyncWebsocketConsumer):
         if self.session.forward() is None:
             await self._send_controls(notice="This run has ended: press Replay, step back, or reset.")
             return
-        await self.send(text_data=self.panel.step_message(self.session, self.view) + self.panel.error())
+        await self.send(text_data=step_message(self.panel, self.session, self.view) + self.panel.error())
 
     async def cmd_back(self, data: dict[str, Any]) -> None:
         self._stop_play()
         if self.session.back() is None:
             await self._send_controls(notice="Already at the first step.")
             return
-        await self.send(text_data=self.panel.jump_message(self.session, self.view))
+        await self.send(text_data=jump_message(self.panel, self.session, self.view))
 
     async def cmd_seek(self, data: dict[str, Any]) -> None:
         index = parse_step(_text(data, "index"), ("index",), self.engine_cls.max_steps)
         before = self.session.position
         self.session.seek(index)
         if self.session.position == before + 1:
-            message = self.panel.step_message(self.session, self.view) + self.panel.error()
+            message = step_message(self.panel, self.session, self.view) + self.panel.error()
         else:
-            message = self.panel.jump_message(self.session, self.view)
+            message = jump_message(self.panel, self.session, self.view)
         await self.send(text_data=message)
 
     async def cmd_speed(self, data: dict[str, Any]) -> None:

@@ -174,10 +174,12 @@ def field_spec(schema: Mapping[str, Any], name: str, prop: Mapping[str, Any], re
     return FieldSpec(name, title, description, "text", default, required=required)
 
 
-def params_fields(engine_cls: type[Engine]) -> list[FieldSpec]:
+@lru_cache(maxsize=64)
+def params_fields(engine_cls: type[Engine]) -> tuple[FieldSpec, ...]:
+    # Cached: building the JSON schema costs more than the rest of a connect.
     schema = engine_cls.Params.model_json_schema()
     required = set(schema.get("required", ()))
-    return [field_spec(schema, n, p, n in required) for n, p in schema.get("properties", {}).items()]
+    return tuple(field_spec(schema, n, p, n in required) for n, p in schema.get("properties", {}).items())
 
 
 @dataclass(frozen=True)

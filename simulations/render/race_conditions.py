@@ -125,8 +125,9 @@ def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set
         )
     out.append("</g>")
     regs_y = height - CLOCK_H - REG_H + 14
-    # No-break spaces: SVG collapses runs of ordinary spaces.
-    regs = "\u00a0\u00a0\u00a0".join(f"{escape(str(k))} = {escape(_fmt(v))}" for k, v in st["registers"].items()) or "no registers"
+    # No-break spaces (as a character reference, so the message stays ASCII and cheap to
+    # encode): SVG collapses runs of ordinary spaces.
+    regs = "&#160;&#160;&#160;".join(f"{escape(str(k))} = {escape(_fmt(v))}" for k, v in st["registers"].items()) or "no registers"
     out.append(
         f'<line class="sep" x1="8" x2="{COL_W - 8}" y1="{regs_y - 16:.0f}" y2="{regs_y - 16:.0f}" stroke="#e2e8f0"/>'
         f'<text class="registers" x="10" y="{regs_y:.0f}" font-family="ui-monospace, Menlo, Consolas, monospace" '
