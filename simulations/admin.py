@@ -3,6 +3,8 @@ everything is validated against the engine's own schemas, with errors naming the
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
@@ -79,9 +81,12 @@ class SimulationPresetAdmin(admin.ModelAdmin):
         params_html = format_html_join(
             "", "<li><code>{}</code> ({}): {}; default {}</li>", rows
         )
+        # The engine's own buttons for its default params give real action values (ints,
+        # not form strings), shown as the JSON the Actions field takes.
+        controls = action_controls(engine_cls, engine_cls.parse_params({}))[:12]
         actions_html = format_html_join(
             "", "<li>{}: <code>{}</code></li>",
-            ((c.label, dict(c.fixed)) for c in action_controls(engine_cls)[:12]),
+            ((c.label, json.dumps(c.action if c.action is not None else dict(c.fixed))) for c in controls),
         )
         return format_html(
             "<p><strong>Parameters</strong></p><ul>{}</ul><p><strong>Actions</strong>, e.g.</p><ul>{}</ul>",

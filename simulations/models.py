@@ -36,7 +36,7 @@ class SimulationPreset(models.Model):
     engine = models.CharField(max_length=64, choices=engine_choices, help_text="Which simulation runs.")
     name = models.CharField(max_length=120)
     slug = models.SlugField(
-        max_length=120, unique=True, help_text="Used in links: /topics/<topic>/?preset=<slug>."
+        max_length=120, unique=True, help_text="Used in links: /topics/TOPIC-SLUG/?preset=THIS-SLUG."
     )
     description = models.TextField(blank=True, help_text="One or two sentences: what to watch for.")
     params = models.JSONField(

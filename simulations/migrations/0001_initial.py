@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('engine', models.CharField(choices=simulations.models.engine_choices, help_text='Which simulation runs.', max_length=64)),
                 ('name', models.CharField(max_length=120)),
-                ('slug', models.SlugField(help_text='Used in links: /topics/<topic>/?preset=<slug>.', max_length=120, unique=True)),
+                ('slug', models.SlugField(help_text='Used in links: /topics/TOPIC-SLUG/?preset=THIS-SLUG.', max_length=120, unique=True)),
                 ('description', models.TextField(blank=True, help_text='One or two sentences: what to watch for.')),
                 ('params', models.JSONField(blank=True, default=dict, help_text='Parameter values as a JSON object; missing ones take their defaults.')),
                 ('seed', models.PositiveBigIntegerField(default=1, help_text='0 to 4294967295: the same seed, the same run.')),
