@@ -94,28 +94,32 @@ class Topic(models.Model):
         return [link.item for link in self.related_links.select_related("item").order_by("order", "id")]
 
 
-class KeyFeature(models.Model):
+class TopicListItem(models.Model):
+    """One line of a topic's ordered list (key features, use cases)."""
+
+    text = models.CharField(max_length=300)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class KeyFeature(TopicListItem):
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="key_features")
-    text = models.CharField(max_length=300)
-    order = models.PositiveIntegerField(default=0)
 
-    class Meta:
-        ordering = ["order", "id"]
-
-    def __str__(self) -> str:
-        return self.text
+    class Meta(TopicListItem.Meta):
+        pass
 
 
-class UseCase(models.Model):
+class UseCase(TopicListItem):
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="use_cases")
-    text = models.CharField(max_length=300)
-    order = models.PositiveIntegerField(default=0)
 
-    class Meta:
-        ordering = ["order", "id"]
-
-    def __str__(self) -> str:
-        return self.text
+    class Meta(TopicListItem.Meta):
+        pass
 
 
 class RelatedItem(models.Model):
