@@ -186,6 +186,27 @@ def _flag(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
+#: Form-field prefixes of the grouped commands: `p.threads` is params["threads"].
+_GROUP_PREFIX = {"params": "p.", "action": "a."}
+
+
+def _form_group(data: Mapping[str, Any], group: str, skip_blank: bool) -> dict[str, Any]:
+    """A command's grouped fields: a JSON object under `group` (API-style clients), then
+    the form's prefixed fields (htmx sends `p.threads`, `a.thread`), the last value of a
+    repeated field winning."""
+    prefix = _GROUP_PREFIX[group]
+    out: dict[str, Any] = dict(data[group]) if isinstance(data.get(group), dict) else {}
+    for key, value in data.items():
+        if not (key.startswith(prefix) and len(key) > len(prefix)):
+            continue
+        if isinstance(value, list):
+            value = value[-1] if value else ""
+        if skip_blank and isinstance(value, str) and value.strip() == "":
+            continue
+        out[key[len(prefix):]] = value
+    return out
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -557,17 +578,8 @@ class SimulationConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=self.panel.state_message(self.session, self.view))
 
     async def cmd_params(self, data: dict[str, Any]) -> None:
-        submitted: dict[str, Any] = {}
-        if isinstance(data.get("params"), dict):
-            submitted.update(data["params"])
-        for key in data:
-            if key.startswith("p.") and len(key) > 2:
-                value = data[key]
-                if isinstance(value, list):
-                    value = value[-1] if value else ""
-                if isinstance(value, str) and value.strip() == "":
-                    continue  # blank: keep the current value
-                submitted[key[2:]] = value
+        # A blank field keeps the current value.
+        submitted = _form_group(data, "params", skip_blank=True)
         merged = {**self.session.spec.params.model_dump(), **submitted}
         try:
             params = parse_params(self.engine_cls, merged)
@@ -583,13 +595,7 @@ class SimulationConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=self.panel.state_message(self.session, self.view) + self.panel.analysis_empty())
 
     async def cmd_action(self, data: dict[str, Any]) -> None:
-        raw: dict[str, Any] = {}
-        if isinstance(data.get("action"), dict):
-            raw.update(data["action"])
-        for key in data:
-            if key.startswith("a.") and len(key) > 2:
-                value = data[key]
-                raw[key[2:]] = value[-1] if isinstance(value, list) and value else value
+        raw = _form_group(data, "action", skip_blank=False)
         action = parse_action(self.engine_cls, raw)
         try:
             event = self.session.apply(action)
