@@ -25,31 +25,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learning_platform.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
 
 from bench.load import rss_kib  # noqa: E402
+from tests.loopback import free_port, wait_for_port  # noqa: E402
 
 SLUG = "race-conditions"
 PANEL = f"sim-{SLUG}"
 #: (viewers, frames each viewer plays): each row moves tens of thousands of frames.
 ROWS = ((1, 3000), (100, 200), (1000, 40))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listened on port {port}")
 
 
 def messages_for(steps: int) -> list[str]:
