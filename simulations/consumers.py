@@ -408,6 +408,8 @@ class SimulationConsumer(AsyncWebsocketConsumer):
             data = json.loads(text, parse_constant=_reject_constant)
         except ValueError:
             raise CommandError("That message was not valid JSON.") from None
+        except RecursionError:  # "[[[[...": valid JSON nested deeper than the parser goes
+            raise CommandError("That message is nested too deeply to read.") from None
         if not isinstance(data, dict):
             raise CommandError("A message must be a JSON object with a 'cmd'.")
         cmd = data.get("cmd")

@@ -58,6 +58,8 @@ MAX_ACTIONS = 500
 MAX_TOKEN_CHARS = 8000
 MAX_TOKEN_JSON_BYTES = 64 * 1024
 TOKEN_VERSION = "1"
+#: One object's validation errors listed at most (the rest are counted in one more line).
+MAX_FIELD_ERRORS = 20
 
 Loc = tuple[str | int, ...]
 
@@ -111,7 +113,8 @@ def pydantic_errors(exc: ValidationError, prefix: Loc = (), tag: str | None = No
     (('run', 'thread')); `tag` drops it so the path names the submitted field.
     """
     errors = []
-    for err in exc.errors(include_url=False):
+    found = exc.errors(include_url=False)
+    for err in found[:MAX_FIELD_ERRORS]:
         loc = tuple(err.get("loc", ()))
         if tag is not None and loc and loc[0] == tag:
             loc = loc[1:]
@@ -119,6 +122,11 @@ def pydantic_errors(exc: ValidationError, prefix: Loc = (), tag: str | None = No
         if err.get("type") == "extra_forbidden":
             msg = "Unknown field"
         errors.append(FieldError(prefix + loc, msg, str(err.get("type", "value_error"))))
+    if len(found) > MAX_FIELD_ERRORS:
+        # An object with thousands of unknown keys would otherwise answer with an error
+        # apiece: a response ten times the size of the request.
+        more = len(found) - MAX_FIELD_ERRORS
+        errors.append(FieldError(prefix, f"and {more} more error{'s' if more > 1 else ''} like these", "too_many_errors"))
     return errors
 
 
@@ -319,7 +327,8 @@ def decode_token(token: Any) -> dict[str, Any]:
         payload = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except PermalinkError:
         raise
-    except (ValueError, zlib.error, UnicodeDecodeError):
+    except (ValueError, zlib.error, UnicodeDecodeError, RecursionError):
+        # RecursionError: a few hundred bytes of deflated "[[[[..." nest deeper than json allows.
         raise PermalinkError("The run link is damaged (it does not decode).") from None
     if not isinstance(payload, dict):
         raise PermalinkError("The run link is damaged (not a run).")
@@ -880,6 +889,13 @@ class RunSession:
         branch = k < self._last
         old = self._track
         schedule = {step: list(actions) for step, actions in old.schedule.items() if step <= k or not branch}
+        if sum(len(actions) for actions in schedule.values()) >= MAX_ACTIONS:
+            # A run's link carries at most MAX_ACTIONS (decode_run refuses more), and each
+            # action costs the run's whole schedule again (its key is its encoding).
+            raise ValueError(
+                f"this run already holds {MAX_ACTIONS} actions, the most one run (and its link) can carry. "
+                "Reset to start a new run."
+            )
         schedule.setdefault(k, []).append(action)
         spec = RunSpec(
             self.spec.slug, self.spec.params, self.spec.seed,

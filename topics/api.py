@@ -53,6 +53,12 @@ def list_topics(
         description="Search titles, summaries, key features, use cases and related items.",
     ),
 ):
+    # PostgreSQL text cannot hold NUL: passed to a query it is a DataError (a 500), not a miss.
+    nul = [name for name, value in (("category", category), ("q", q)) if value and "\x00" in value]
+    if nul:
+        raise ValidationError(
+            [{"loc": ["query", name], "msg": "must not contain NUL characters", "type": "value_error"} for name in nul]
+        )
     topics = Topic.objects.published().select_related("category").defer("body")
     if category:
         if not Category.objects.filter(slug=category).exists():
@@ -78,6 +84,8 @@ def list_topics(
     summary="One published topic with its features, use cases and related items",
 )
 def get_topic(request: HttpRequest, slug: str):
+    if "\x00" in slug:  # no slug holds NUL, and PostgreSQL refuses it in a query
+        raise HttpError(404, f"No published topic with slug {slug!r}.")
     topic = (
         Topic.objects.published()
         .select_related("category")
@@ -103,6 +111,8 @@ def get_topic(request: HttpRequest, slug: str):
     summary="A related technology or concept and every published topic that mentions it",
 )
 def get_related(request: HttpRequest, slug: str):
+    if "\x00" in slug:  # as in get_topic
+        raise HttpError(404, f"No related item with slug {slug!r}.")
     item = (
         RelatedItem.objects.prefetch_related(_published_topic_refs())
         .filter(slug=slug)

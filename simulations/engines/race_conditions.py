@@ -1256,6 +1256,8 @@ class RaceConditionsEngine(Engine):
         if eff.blocked:
             h = name(eff.before - 1)
             why = _BLOCKED_BECAUSE[prog.scenario].format(h=h)
+            if prog.fix == "once":  # the check inside the lock reads done, not instance
+                why = f"check done again until {h} has finished and unlocked"
             text = f"{me} blocks: {h} holds {prog.lock_name}, so {me} cannot {why}."
             events.append(Event("blocked", f"{me} waits for {prog.lock_name} (held by {h}).", actor=me, severity="warn"))
         elif op == LOCK:
@@ -1437,9 +1439,12 @@ class RaceConditionsEngine(Engine):
                     )
                 return f"{me}'s acquire load sees done == false, so it takes the slow path through the lock."
             if under_lock:
+                # With the mutex fix this is the only check: there is no unlocked one before it.
+                checks = "checks instance" if fix == "mutex" else "checks again"
                 if eff.jumped:
-                    return f"Holding m, {me} checks again and finds the object already created, so it does not make a second one."
-                return f"Holding m, {me} checks again: instance is still NULL, so {me} creates the object."
+                    return f"Holding m, {me} {checks} and finds the object already created, so it does not make a second one."
+                found = "it is NULL" if fix == "mutex" else "instance is still NULL"
+                return f"Holding m, {me} {checks}: {found}, so {me} creates the object."
             if eff.jumped:
                 if field == GARBAGE:
                     return (

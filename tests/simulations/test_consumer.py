@@ -361,6 +361,23 @@ async def test_an_action_after_seeking_back_branches():
     await comm.disconnect()
 
 
+async def test_a_run_takes_at_most_max_actions_and_its_link_still_opens(monkeypatch):
+    from simulations import runs
+
+    monkeypatch.setattr(runs, "MAX_ACTIONS", 3)
+    comm = await open_socket()
+    await recv(comm)
+    await command(comm, "step")
+    for _ in range(3):
+        msg = await command(comm, "action", **{"a.type": "delay", "a.ms": "10"})
+        assert error_text(msg) == ""
+    refused = await command(comm, "action", **{"a.type": "delay", "a.ms": "10"})
+    assert "Not possible now" in error_text(refused) and "3 actions" in error_text(refused)
+    _, spec = decode_run(token_of(msg), registry.get)
+    assert len(spec.actions) == 3
+    await comm.disconnect()
+
+
 # --------------------------------------------------------------------------- analyses
 
 
@@ -461,6 +478,9 @@ async def test_a_bad_run_in_the_connect_url_shows_the_default_run_and_says_why()
         ('{"nocmd": 1}', "Unknown command"),
         ('{"cmd": "seek", "index": NaN}', "not valid JSON"),
         ('{"cmd": "reset", "seed": {"a": 1}}', "seed"),
+        # 10 KB of "[[[[": valid JSON too deep for json.loads (a RecursionError, once logged
+        # as a server bug and answered "Something went wrong on the server").
+        ("[" * 5000 + "]" * 5000, "nested too deeply"),
     ],
 )
 async def test_bad_messages_get_an_error_fragment_and_the_socket_stays(text, says):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import zlib
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -47,6 +49,12 @@ def session_log(engine_cls, run, step):
     session = RunSession(engine_cls, run)
     session.seek(step)
     return session.log()
+
+
+def _nested_token() -> str:
+    raw = b'{"e":"race-conditions","p":' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return "1" + base64.urlsafe_b64encode(packer.compress(raw) + packer.flush()).decode().rstrip("=")
 
 
 def form_data(topic, **overrides):
@@ -206,6 +214,8 @@ def test_a_permalink_opens_the_same_run_at_the_same_step(client):
     [
         ("?run=1garbage", "run link could not be opened"),
         ("?run=" + "A" * 9000, "run link could not be opened"),
+        # 147 characters that inflate to JSON nested deeper than json.loads can go (was a 500).
+        ("?run=" + _nested_token(), "run link could not be opened"),
         ("?step=abc", "step is not valid"),
         ("?step=999999", "step is not valid"),
         ("?preset=nope", "no preset called"),

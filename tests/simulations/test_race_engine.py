@@ -385,6 +385,22 @@ def test_dcl_without_the_fix_can_use_an_uninitialised_object():
     assert frames[-1].metrics["uninitialised_uses"] == 1
 
 
+def test_dcl_narration_names_the_check_each_fix_makes():
+    """The always-lock fix has one check, under the lock: no "again". Under the once-flag
+    fix the check inside the lock reads done, not instance."""
+    mutex = make(scenario="double_checked_locking", fix="mutex", scheduler="manual")
+    lock, check, blocked = pick(mutex, 1, 1, 2)
+    assert "T1 checks instance: it is NULL" in check.narration and "again" not in check.narration
+    assert "T2 cannot look at instance" in blocked.narration
+    pick(mutex, 1, 1, 1, 1, 1, 2, 2)  # T1 builds, unlocks, uses; T2 locks, checks
+    assert "T2 checks instance and finds the object already created" in mutex.frame.narration
+    none = make(scenario="double_checked_locking", fix="none", scheduler="manual")
+    assert "T1 checks again: instance is still NULL" in pick(none, 1, 1, 1)[-1].narration
+    once = make(scenario="double_checked_locking", fix="once", scheduler="manual")
+    blocked = pick(once, 1, 1, 2, 2)[-1]
+    assert "T2 cannot check done again until T1" in blocked.narration
+
+
 def test_dcl_once_publishes_with_release_and_reads_with_acquire():
     engine = make(scenario="double_checked_locking", fix="once", scheduler="manual")
     frames = pick(engine, *[1] * 8)  # T1: check, lock, recheck, alloc, construct, publish, done.store, unlock

@@ -195,3 +195,14 @@ def test_the_page_shows_the_buttons_of_the_run_at_the_step_it_opens_at(client):
     assert response.status_code == 200
     node = parse(response.content.decode()).find(f"{P}-actions")
     assert shown(node) == [("Run T1", None), ("Run T2", "true")]
+
+
+def test_the_topic_body_sends_the_learner_to_controls_the_panel_has():
+    """The body's "Try it" told students to "turn on the race detector": there is no such
+    switch (the detector runs on every step), so they looked for one."""
+    from topics.content.seed import topic_body
+
+    try_it = topic_body("race-conditions").split("## Try it in the simulation", 1)[1]
+    assert "turn on the race detector" not in try_it
+    assert "every step" in try_it
+    assert "detector" not in " ".join(label.lower() for label, _ in Engine.action_buttons(Engine.parse_params({})))

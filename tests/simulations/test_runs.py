@@ -9,8 +9,9 @@ import zlib
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from simulations import registry
+from simulations import registry, runs
 from simulations.runs import (
     MAX_ACTIONS,
     PermalinkError,
@@ -22,7 +23,7 @@ from simulations.runs import (
     parse_run,
     replay,
 )
-from tests.simulations.pingpong import PingPong
+from tests.simulations.pingpong import Drop, PingPong
 
 
 def dicts(frames):
@@ -198,6 +199,8 @@ def _token(payload) -> str:
         (_token({"e": "nope", "p": {}, "s": 1}), "unknown simulation"),
         ("1" + "A" * 9000, "too long"),
         (_token(b'{"e":"ping-pong","p":{},"s":NaN}'), "does not decode"),
+        # Nested deeper than json.loads goes: a RecursionError, not a ValueError.
+        (_token(b'{"e":"ping-pong","p":' + b"[" * 30_000 + b"]" * 30_000 + b"}"), "does not decode"),
     ],
 )
 def test_bad_permalinks_say_what_is_wrong(token, says):
@@ -223,3 +226,46 @@ def test_a_permalink_that_inflates_too_far_is_refused():
 def test_default_run_uses_the_defaults():
     run = default_run(PingPong, seed=3)
     assert run.params == PingPong.Params() and run.seed == 3 and run.actions == ()
+
+
+def test_a_session_holds_at_most_max_actions_so_its_permalink_still_opens(monkeypatch):
+    # The cap the permalink enforces (decode_run), held by the session too: the socket adds
+    # one action per message and used to go past it, leaving a link that no longer opened.
+    monkeypatch.setattr(runs, "MAX_ACTIONS", 3)
+    session = RunSession(PingPong, spec())
+    session.seek(2)
+    for _ in range(3):
+        session.apply(PingPong.parse_action({"type": "delay", "ms": 10}))
+    before = (session.current_spec(), session.token())
+    with pytest.raises(ValueError, match="already holds 3 actions"):
+        session.apply(PingPong.parse_action({"type": "delay", "ms": 10}))
+    assert (session.current_spec(), session.token()) == before
+    assert decode_run(session.token(), registry.get)[1] == session.current_spec()
+    session.seek(1)  # a branch drops the actions after its step, so there is room again
+    session.apply(PingPong.parse_action({"type": "delay", "ms": 10}))
+    assert [a.step for a in session.current_spec().actions] == [1]
+
+
+def test_an_object_with_thousands_of_unknown_fields_gets_a_short_error_list():
+    with pytest.raises(RunError) as info:
+        parse_run(PingPong, {f"k{i}": 1 for i in range(5000)}, 1)
+    errors = info.value.errors
+    assert len(errors) == runs.MAX_FIELD_ERRORS + 1
+    assert errors[0].field == "params.k0" and errors[-1].field == "params"
+    assert "4980 more errors" in errors[-1].msg
+
+
+def test_the_action_adapter_is_built_once_per_engine_class():
+    # Building a TypeAdapter costs about 0.4 ms, and a permalink or a socket action parses
+    # or dumps every action of the run: 500 of them took 200 ms of the event loop.
+    assert PingPong.action_adapter() is PingPong.action_adapter()
+    race = registry.get("race-conditions")
+    assert race.action_adapter() is not PingPong.action_adapter()
+
+    class Narrower(PingPong):  # not registered: only its own adapter matters here
+        Action = Drop
+
+    assert Narrower.action_adapter() is not PingPong.action_adapter()
+    assert Narrower.parse_action({"type": "drop"}) == Drop()
+    with pytest.raises(ValidationError):
+        Narrower.parse_action({"type": "delay", "ms": 5})

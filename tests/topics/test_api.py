@@ -177,6 +177,22 @@ def test_overlong_q_is_422_naming_the_field(client, content):
     assert "200" in error["msg"]
 
 
+@pytest.mark.parametrize("name", ["q", "category"])
+def test_nul_in_a_query_parameter_is_422_naming_it(client, content, name):
+    # PostgreSQL refuses NUL in a query (a DataError, so a 500); SQLite let it through.
+    response = client.get("/api/topics", {name: "tc\x00p"})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["query", name] and "NUL" in error["msg"]
+
+
+@pytest.mark.parametrize("path", ["/api/topics/tc%00p", "/api/related/ra%00ft"])
+def test_nul_in_a_slug_is_a_json_404(client, content, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+
+
 def test_topics_query_count_does_not_grow_with_content(client, content):
     before = count_queries(client, "/api/topics?q=a")
     for i in range(5):
