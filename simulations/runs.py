@@ -121,6 +121,8 @@ def pydantic_errors(exc: ValidationError, prefix: Loc = (), tag: str | None = No
         msg = str(err.get("msg", "invalid value"))
         if err.get("type") == "extra_forbidden":
             msg = "Unknown field"
+        elif err.get("type") == "value_error":
+            msg = msg.removeprefix("Value error, ")  # pydantic's wrapping of a validator's message
         errors.append(FieldError(prefix + loc, msg, str(err.get("type", "value_error"))))
     if len(found) > MAX_FIELD_ERRORS:
         # An object with thousands of unknown keys would otherwise answer with an error

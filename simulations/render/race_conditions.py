@@ -295,7 +295,8 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         label += f"; data race on {races[0].state['location']}"
     out.append(
         f'<svg id="{escape(dom_id)}" class="race-stage" xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="{escape(label)}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" style="--stage-w: {width:.0f}" '
+        f'role="img" aria-label="{escape(label)}" '
         f'font-family="system-ui, sans-serif">'
     )
     for t in threads:
