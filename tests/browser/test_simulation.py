@@ -400,6 +400,13 @@ def test_panel_fits_a_phone(live_daphne, page):
     page.locator(P + "-step button").click()
     expect_step(page, 1)
     no_sideways_scroll()
+
+    # Legible there: a wide stage (three threads) is drawn at 3/4 scale or more, so its
+    # 12-unit code text is at least 9 px; it scrolls in its frame instead of shrinking.
+    open_panel(page, live_daphne.url + TOPIC + "?preset=double-checked-locking")
+    scale = page.locator(P + "-stage").evaluate("s => s.getBoundingClientRect().width / s.viewBox.baseVal.width")
+    assert scale >= 0.74, scale
+    no_sideways_scroll()
     assert page.console_errors == []
 
 
