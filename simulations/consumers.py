@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import math
 import re
@@ -58,11 +57,13 @@ from simulations.render.panel import MAX_SPEED, MIN_SPEED, PREFIX_RE, PanelRende
 from simulations.runs import (
     MAX_SEED,
     FieldError,
+    JSONTooDeep,
     RunError,
     RunSession,
     RunSpec,
     decode_run,
     default_run,
+    loads_strict,
     parse_action,
     parse_params,
     parse_seed,
@@ -205,10 +206,6 @@ def _form_group(data: Mapping[str, Any], group: str, skip_blank: bool) -> dict[s
             continue
         out[key[len(prefix):]] = value
     return out
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 # Recent step and jump messages. Each is a function of the run (its track), the panel
@@ -405,11 +402,11 @@ class SimulationConsumer(AsyncWebsocketConsumer):
 
     def _parse(self, text: str) -> dict[str, Any]:
         try:
-            data = json.loads(text, parse_constant=_reject_constant)
+            data = loads_strict(text)
+        except JSONTooDeep:
+            raise CommandError("That message is nested too deeply to read.") from None
         except ValueError:
             raise CommandError("That message was not valid JSON.") from None
-        except RecursionError:  # "[[[[...": valid JSON nested deeper than the parser goes
-            raise CommandError("That message is nested too deeply to read.") from None
         if not isinstance(data, dict):
             raise CommandError("A message must be a JSON object with a 'cmd'.")
         cmd = data.get("cmd")

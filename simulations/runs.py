@@ -326,11 +326,11 @@ def decode_token(token: Any) -> dict[str, Any]:
         raw += unpacker.flush()
         if not unpacker.eof:
             raise PermalinkError("The run link is damaged (truncated).")
-        payload = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        # A few hundred bytes of deflated "[[[[..." nest deeper than json allows: JSONTooDeep.
+        payload = loads_strict(raw.decode("utf-8"))
     except PermalinkError:
         raise
-    except (ValueError, zlib.error, UnicodeDecodeError, RecursionError):
-        # RecursionError: a few hundred bytes of deflated "[[[[..." nest deeper than json allows.
+    except (ValueError, zlib.error, UnicodeDecodeError):
         raise PermalinkError("The run link is damaged (it does not decode).") from None
     if not isinstance(payload, dict):
         raise PermalinkError("The run link is damaged (not a run).")
@@ -356,8 +356,21 @@ def decode_run(token: Any, engines: Callable[[str], type[Engine] | None]) -> tup
 _B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
+class JSONTooDeep(ValueError):
+    """Valid JSON nested deeper than the parser goes ("[[[[...")."""
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """json.loads without NaN/Infinity (no bounded field may hold them), and with nesting
+    too deep to parse as a ValueError, not a RecursionError: for untrusted input."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise JSONTooDeep("nested too deeply") from None
 
 
 # --------------------------------------------------------------------------- shared runs
