@@ -39,14 +39,14 @@ def messages_for(steps: int) -> list[str]:
 
     django.setup()
     from simulations import registry
-    from simulations.consumers import unpaced_messages
+    from simulations.consumers import unpaced_messages, viewer_session
     from simulations.render.panel import PanelRenderer, ViewState
-    from simulations.runs import RunSession, default_run
+    from simulations.runs import default_run
 
     engine_cls = registry.get(SLUG)
     panel = PanelRenderer(engine_cls, PANEL)
     view = ViewState()
-    session = RunSession(engine_cls, default_run(engine_cls), render=panel.frame_html)
+    session = viewer_session(panel, default_run(engine_cls))
     first = panel.state_message(session, view)
     view.playing = True
     return [first] + [message for _, message in unpaced_messages(session, panel, view, steps)]

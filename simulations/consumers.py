@@ -44,6 +44,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -53,7 +54,14 @@ from django.conf import settings
 
 from simulations import registry
 from simulations.engines.base import Engine
-from simulations.render.panel import MAX_SPEED, MIN_SPEED, PREFIX_RE, PanelRenderer, ViewState, default_prefix
+from simulations.render.panel import (
+    MAX_SPEED,
+    MIN_SPEED,
+    PREFIX_RE,
+    PanelRenderer,
+    ViewState,
+    default_prefix,
+)
 from simulations.runs import (
     MAX_SEED,
     FieldError,
@@ -241,6 +249,13 @@ def jump_message(panel: PanelRenderer, session: RunSession, view: ViewState) -> 
     return _cached_message("jump", panel.jump_message, panel, session, view)
 
 
+def viewer_session(panel: PanelRenderer, spec: RunSpec) -> RunSession:
+    """A viewer's session of a run. Viewers of the same run share its frames and, per panel
+    prefix (the HTML names its DOM ids after it), its rendered HTML: one engine step and
+    one render per frame, however many viewers (runs.shared_store; this loop's thread only)."""
+    return RunSession(panel.engine_cls, spec, render=panel.frame_html, store=shared_store(), render_key=panel.prefix)
+
+
 def unpaced_messages(
     session: RunSession, panel: PanelRenderer, view: ViewState, steps: int
 ) -> Iterator[tuple[RunSession, str]]:
@@ -251,9 +266,7 @@ def unpaced_messages(
     sent = 0
     while sent < steps:
         if session.forward() is None:
-            spec = session.spec
-            session = RunSession(session.engine_cls, RunSpec(spec.slug, spec.params, (spec.seed + 1) % (MAX_SEED + 1)),
-                                 render=session.render, store=session.store, render_key=session.render_key)
+            session = viewer_session(panel, replace(session.spec, seed=(session.spec.seed + 1) % (MAX_SEED + 1), actions=()))
             yield session, jump_message(panel, session, view)
         else:
             yield session, step_message(panel, session, view)
@@ -437,12 +450,8 @@ class SimulationConsumer(AsyncWebsocketConsumer):
 
     # -- sessions
 
-    def _new_session(self, spec) -> None:
-        # Viewers of the same run share its frames and, per panel prefix (the HTML names
-        # its DOM ids after it), its rendered HTML: one engine step and one render per
-        # frame, however many viewers (runs.shared_store; this loop's thread only).
-        self.session = RunSession(self.engine_cls, spec, render=self.panel.frame_html,
-                                  store=shared_store(), render_key=self.prefix)
+    def _new_session(self, spec: RunSpec) -> None:
+        self.session = viewer_session(self.panel, spec)
 
     def _load(self, token: str | None, step: Any) -> None:
         """Open a permalink token at a step (both optional). Raises RunError, changing nothing."""
@@ -572,8 +581,7 @@ class SimulationConsumer(AsyncWebsocketConsumer):
         raw = _text(data, "seed")
         seed = secrets.randbelow(MAX_SEED + 1) if raw == "" else parse_seed(raw)
         self._stop_play()
-        spec = self.session.spec
-        self._new_session(type(spec)(spec.slug, spec.params, seed, ()))
+        self._new_session(replace(self.session.spec, seed=seed, actions=()))
         await self.send(text_data=self.panel.state_message(self.session, self.view))
 
     async def cmd_params(self, data: dict[str, Any]) -> None:
@@ -589,8 +597,7 @@ class SimulationConsumer(AsyncWebsocketConsumer):
             )
             return
         self._stop_play()
-        spec = self.session.spec
-        self._new_session(type(spec)(spec.slug, params, spec.seed, ()))
+        self._new_session(replace(self.session.spec, params=params, actions=()))
         await self.send(text_data=self.panel.state_message(self.session, self.view) + self.panel.analysis_empty())
 
     async def cmd_action(self, data: dict[str, Any]) -> None:
