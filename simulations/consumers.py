@@ -169,12 +169,18 @@ def _first(values: Mapping[str, list[str]], key: str) -> str | None:
     return items[0] if items else None
 
 
+def _last(value: Any) -> Any:
+    """A form with two fields of one name sends a list: the last one wins."""
+    if isinstance(value, list):
+        return value[-1] if value else ""
+    return value
+
+
 def _text(data: Mapping[str, Any], key: str) -> str:
     value = data.get(key)
     if value is None:
         return ""
-    if isinstance(value, list):  # a form with two fields of one name
-        value = value[-1] if value else ""
+    value = _last(value)
     if isinstance(value, (dict, list)):
         raise CommandError(f"{key}: must be a single value")
     return str(value).strip()
@@ -201,15 +207,13 @@ _GROUP_PREFIX = {"params": "p.", "action": "a."}
 
 def _form_group(data: Mapping[str, Any], group: str, skip_blank: bool) -> dict[str, Any]:
     """A command's grouped fields: a JSON object under `group` (API-style clients), then
-    the form's prefixed fields (htmx sends `p.threads`, `a.thread`), the last value of a
-    repeated field winning."""
+    the form's prefixed fields (htmx sends `p.threads`, `a.thread`)."""
     prefix = _GROUP_PREFIX[group]
     out: dict[str, Any] = dict(data[group]) if isinstance(data.get(group), dict) else {}
     for key, value in data.items():
         if not (key.startswith(prefix) and len(key) > len(prefix)):
             continue
-        if isinstance(value, list):
-            value = value[-1] if value else ""
+        value = _last(value)
         if skip_blank and isinstance(value, str) and value.strip() == "":
             continue
         out[key[len(prefix):]] = value
