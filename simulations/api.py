@@ -15,7 +15,17 @@ from ninja.errors import HttpError, ValidationError
 from simulations import registry
 from simulations.engines.base import Engine
 from simulations.models import SimulationPreset
-from simulations.runs import MAX_ACTIONS, MAX_SEED, RunError, encode_run, parse_params, parse_run, replay
+from simulations.runs import (
+    MAX_ACTIONS,
+    MAX_SEED,
+    FieldError,
+    RunError,
+    encode_run,
+    parse_params,
+    parse_run,
+    parse_whole,
+    replay,
+)
 
 router = Router(tags=["simulations"])
 
@@ -162,11 +172,14 @@ def run_engine(request: HttpRequest, slug: str, payload: RunIn):
     engine_cls = _engine(slug)
     errors = []
     upper = min(MAX_API_STEPS, engine_cls.max_steps)
-    steps = min(100, upper) if payload.steps is None else payload.steps
-    if isinstance(steps, bool) or not isinstance(steps, int):
-        errors.append(RunError([_fe("steps", "must be a whole number")]))
-    elif not 1 <= steps <= upper:
-        errors.append(RunError([_fe("steps", f"must be from 1 to {upper}")]))
+    steps = min(100, upper)
+    if payload.steps is not None:
+        try:
+            if isinstance(payload.steps, (str, float)):  # steps is a JSON integer, nothing else
+                raise RunError([FieldError(("steps",), "must be a whole number")])
+            steps = parse_whole(payload.steps, ("steps",), 1, upper)
+        except RunError as exc:
+            errors.append(exc)
     try:
         spec = parse_run(engine_cls, payload.params, payload.seed, payload.actions)
     except RunError as exc:
@@ -180,12 +193,6 @@ def run_engine(request: HttpRequest, slug: str, payload: RunIn):
         "frames": [f.to_dict() for f in frames],
         "done": bool(last.done or len(frames) < steps + 1),
     }
-
-
-def _fe(field: str, msg: str):
-    from simulations.runs import FieldError
-
-    return FieldError((field,), msg)
 
 
 def _analyse(engine_cls: type[Engine], name: str, raw_params: Any, where: str):
