@@ -10,7 +10,7 @@ from django.db import models
 from django.urls import reverse
 
 from simulations import registry
-from simulations.runs import MAX_SEED, RunError, RunSpec, parse_run
+from simulations.runs import MAX_SEED, FieldError, RunError, RunSpec, parse_run
 
 
 def engine_choices() -> list[tuple[str, str]]:
@@ -70,7 +70,7 @@ class SimulationPreset(models.Model):
         """The validated run. Raises RunError (naming the field) when it no longer fits the engine."""
         engine_cls = self.engine_cls
         if engine_cls is None:
-            raise RunError([_field_error("engine", f"unknown simulation {self.engine!r}")])
+            raise RunError([FieldError(("engine",), f"unknown simulation {self.engine!r}")])
         return parse_run(engine_cls, self.params, self.seed, self.actions)
 
     def clean(self) -> None:
@@ -82,7 +82,7 @@ class SimulationPreset(models.Model):
             errors.setdefault("engine", []).append(f"There is no simulation called {self.engine!r}.")
         else:
             try:
-                parse_run(engine_cls, self.params, self.seed, self.actions)
+                self.run_spec()
             except RunError as exc:
                 for err in exc.errors:
                     field = str(err.loc[0]) if err.loc and err.loc[0] in ("params", "seed", "actions") else "params"
@@ -102,9 +102,3 @@ class SimulationPreset(models.Model):
             "topic": self.topic.slug,
             "key_feature": self.key_feature.text if self.key_feature_id else None,
         }
-
-
-def _field_error(field: str, msg: str):
-    from simulations.runs import FieldError
-
-    return FieldError((field,), msg)

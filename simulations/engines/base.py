@@ -79,6 +79,14 @@ class Preset:
     seed: int = 1
     actions: tuple[tuple[int, Mapping[str, Any]], ...] = ()
 
+    def run_data(self) -> dict[str, Any]:
+        """The run as plain data, in the shape runs.parse_run and the API take."""
+        return {
+            "params": dict(self.params),
+            "seed": self.seed,
+            "actions": [{"step": step, "action": dict(action)} for step, action in self.actions],
+        }
+
 
 class Engine(ABC):
     """One simulation. Subclasses define Params, Action (a pydantic model or an

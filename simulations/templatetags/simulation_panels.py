@@ -27,7 +27,6 @@ from urllib.parse import urlencode
 from django import template
 from django.template.loader import render_to_string
 from django.templatetags.static import static
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
@@ -167,8 +166,7 @@ def build_panels(topic, query, context=None) -> list[Panel]:
                 preset_info = PanelPreset(found.slug, found.name, found.description)
             elif (builtin := _builtin_preset(engines, preset_slug)) is not None:
                 target, preset = builtin
-                spec = parse_run(target, dict(preset.params), preset.seed,
-                                 [[k, dict(a)] for k, a in preset.actions])
+                spec = parse_run(target, **preset.run_data())
                 preset_info = PanelPreset(preset.slug, preset.name, preset.description)
             else:
                 notice = f"There is no preset called {preset_slug!r} here, so the default run is shown."
@@ -273,10 +271,9 @@ def feature_preset_link(context, feature) -> SafeString:
     preset = _feature_presets(context, feature.topic_id).get(feature.pk)
     if preset is None or registry.get(preset.engine) is None:
         return mark_safe("")
-    # The feature's topic is the page's: no query for preset.topic.
-    url = f"{reverse('topics:topic', args=[feature.topic.slug])}?preset={preset.slug}#sim-{preset.engine}"
+    preset.topic = feature.topic  # the page's topic, already loaded: no query for it
     return format_html(
         '<a class="sim-see-it" href="{}">See it<span class="visually-hidden"> in the simulation: {}</span></a>',
-        url,
+        preset.get_absolute_url(),
         feature.text,
     )
