@@ -521,9 +521,6 @@ class RunTrack:
             self._token = encode_run(self.engine_cls, self.spec)
         return self._token
 
-    def finished_at(self, index: int) -> bool:
-        return self.done[index] or index >= self.max_steps
-
     def html_for(self, render_key: Any) -> dict[int, str]:
         cache = self.html.get(render_key)
         if cache is None:
@@ -940,10 +937,3 @@ class RunSession:
 def replay(engine_cls: type[Engine], spec: RunSpec, steps: int) -> list[Frame]:
     """Frames 0..steps of a run (fewer if it ends first): the API and tests use this."""
     return RunSession(engine_cls, spec).frames_upto(steps)
-
-
-def iter_frames(engine_cls: type[Engine], spec: RunSpec) -> Iterator[Frame]:
-    session = RunSession(engine_cls, spec)
-    yield session.frame
-    while (frame := session.forward()) is not None:
-        yield frame
