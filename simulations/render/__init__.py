@@ -12,6 +12,7 @@ below, so a new engine shows something on its first day.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -57,16 +58,30 @@ def renderers_for(engine_cls: type[Engine]) -> Renderers:
 _BOX_W, _BOX_H, _GAP = 150, 84, 16
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """A scalar as a viewer reads it: yes/no, thousands separators, at most 3 decimals."""
+    if value is None:
+        return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.3g}"
+        if not math.isfinite(value):
+            return str(value)
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _fmt(value: Any) -> str:
+    """Any state value, for the generic drawings: scalars as format_value, containers short."""
     if isinstance(value, (list, tuple)):
         return ", ".join(_fmt(v) for v in value[:6]) + ("…" if len(value) > 6 else "")
     if isinstance(value, Mapping):
         return "{…}"
-    return str(value)
+    return format_value(value)
 
 
 def render_stage_generic(frame: Frame, dom_id: str) -> str:

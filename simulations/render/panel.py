@@ -30,7 +30,7 @@ from itertools import product
 from typing import Any
 
 from simulations.engines.base import Engine, Event, Frame
-from simulations.render import renderers_for
+from simulations.render import format_value, renderers_for
 from simulations.runs import FieldError, LogEntry, RunSession
 
 #: Playback speeds offered in the select (the consumer accepts any value in between).
@@ -50,22 +50,6 @@ def default_prefix(slug: str) -> str:
 
 def _attr(value: Any) -> str:
     return escape(str(value), quote=True)
-
-
-def format_value(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        if value.is_integer() and abs(value) < 1e15:
-            return f"{int(value):,}"
-        return f"{value:,.3f}".rstrip("0").rstrip(".")
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
 
 
 @lru_cache(maxsize=1024)
