@@ -120,9 +120,11 @@ def same_view(page, expected: dict[str, str]) -> None:
 
 def assert_stage_draws(page) -> None:
     """The stage is a real <svg> in the SVG namespace, its shapes and labels are
-    SVGGraphicsElements (not unknown HTML elements), and they take up space."""
+    SVGGraphicsElements (not unknown HTML elements), and they take up space once
+    their entry animations (a highlight sweeps in from zero width) have ended."""
     info = page.locator(P + "-stage").evaluate(
-        """svg => {
+        """async svg => {
+            await Promise.allSettled(svg.getAnimations({subtree: true}).map(a => a.finished));
             const shapes = Array.from(svg.querySelectorAll("rect, text"));
             const box = svg.getBoundingClientRect();
             return {
