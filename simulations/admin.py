@@ -7,11 +7,39 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput, JSONString
 from django.utils.html import format_html, format_html_join
 
 from simulations import registry
 from simulations.models import SimulationPreset
 from simulations.render.panel import action_controls, params_fields
+from simulations.runs import loads_strict
+
+
+class StrictJSONField(forms.JSONField):
+    """Django's JSON form field, parsing with `runs.loads_strict`: NaN and Infinity (which
+    no bounded field holds, and PostgreSQL's jsonb refuses) and nesting too deep to parse
+    (a RecursionError, so a 500, in Django's own) are field errors like any bad JSON."""
+
+    def to_python(self, value):
+        if self.disabled or not isinstance(value, str) or value in self.empty_values:
+            return super().to_python(value)
+        try:
+            converted = loads_strict(value)
+        except json.JSONDecodeError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        except ValueError as exc:  # NaN/Infinity, or nested too deeply
+            raise ValidationError(f"Enter a valid JSON: {exc}.", code="invalid") from None
+        return JSONString(converted) if isinstance(converted, str) else converted
+
+    def bound_data(self, data, initial):
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        try:
+            return loads_strict(data)
+        except ValueError:  # redisplay what was typed, as Django does for bad JSON
+            return InvalidJSONInput(data)
 
 
 class SimulationPresetForm(forms.ModelForm):
@@ -21,6 +49,7 @@ class SimulationPresetForm(forms.ModelForm):
             "topic", "key_feature", "engine", "name", "slug", "description",
             "params", "seed", "actions", "order",
         ]
+        field_classes = {"params": StrictJSONField, "actions": StrictJSONField}
         widgets = {
             "params": forms.Textarea(attrs={"rows": 4, "cols": 60, "class": "vLargeTextField"}),
             "actions": forms.Textarea(attrs={"rows": 4, "cols": 60, "class": "vLargeTextField"}),

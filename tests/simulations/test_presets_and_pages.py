@@ -110,6 +110,24 @@ def test_the_admin_form_names_the_bad_action(topic):
     assert not form.is_valid() and "actions" in form.errors
 
 
+@pytest.mark.parametrize("field, text, says", [
+    ("params", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ("params", '{"threads": NaN}', "NaN"),
+    ("actions", '[{"step": Infinity, "action": {"type": "run_thread", "thread": 0}}]', "Infinity"),
+    ("params", '{"threads": 4', "Enter a valid JSON"),
+])
+def test_the_admin_form_refuses_json_no_run_can_hold(client, topic, field, text, says):
+    """Too deep to parse, or NaN/Infinity (PostgreSQL's jsonb refuses them): a field error
+    on the page, not a 500, and nothing saved."""
+    form = SimulationPresetForm(data=form_data(topic, **{field: text}))
+    assert not form.is_valid()
+    assert says in " ".join(form.errors[field])
+    client.force_login(User.objects.create_superuser("admin", "a@example.com", "pw-12345-long"))
+    response = client.post("/admin/simulations/simulationpreset/add/", form_data(topic, **{field: text}))
+    assert response.status_code == 200 and says in response.content.decode()
+    assert not SimulationPreset.objects.filter(slug="four-threads").exists()
+
+
 def test_the_admin_form_rejects_a_key_feature_of_another_topic(topic):
     other = KeyFeature.objects.exclude(topic=topic).first()
     form = SimulationPresetForm(data=form_data(topic, key_feature=other.pk))
