@@ -20,6 +20,7 @@ from simulations.runs import (
     MAX_SEED,
     FieldError,
     RunError,
+    analysis,
     encode_run,
     parse_params,
     parse_run,
@@ -202,7 +203,7 @@ def _analyse(engine_cls: type[Engine], name: str, raw_params: Any, where: str):
         params = parse_params(engine_cls, raw_params)
     except RunError as exc:
         raise _errors(exc, where) from None
-    result = engine_cls.analyse(name, params)
+    result = analysis(engine_cls, name, params)
     return {
         "slug": engine_cls.slug,
         "name": name,

@@ -69,6 +69,7 @@ from simulations.runs import (
     RunError,
     RunSession,
     RunSpec,
+    analysis,
     decode_run,
     default_run,
     loads_strict,
@@ -108,8 +109,6 @@ LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 # Open sockets per client address, in this process.
 _open_by_client: dict[str, int] = {}
 _analysis_slots: asyncio.Semaphore | None = None
-_analysis_cache: dict[tuple[str, str, str], Mapping[str, Any]] = {}
-_ANALYSIS_CACHE_SIZE = 64
 
 
 def bench_mode() -> bool:
@@ -627,17 +626,11 @@ class SimulationConsumer(AsyncWebsocketConsumer):
 
     async def _analyse(self, name: str, params: Any) -> None:
         global _analysis_slots
-        key = (self.engine_cls.slug, name, params.model_dump_json())
         try:
-            data = _analysis_cache.get(key)
-            if data is None:
-                if _analysis_slots is None:
-                    _analysis_slots = asyncio.Semaphore(MAX_CONCURRENT_ANALYSES)
-                async with _analysis_slots:
-                    data = await asyncio.to_thread(self.engine_cls.analyse, name, params)
-                if len(_analysis_cache) >= _ANALYSIS_CACHE_SIZE:
-                    _analysis_cache.pop(next(iter(_analysis_cache)))
-                _analysis_cache[key] = data
+            if _analysis_slots is None:
+                _analysis_slots = asyncio.Semaphore(MAX_CONCURRENT_ANALYSES)
+            async with _analysis_slots:
+                data = await asyncio.to_thread(analysis, self.engine_cls, name, params)
             html = self.panel.analysis(name, data)
         except asyncio.CancelledError:
             raise

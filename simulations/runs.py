@@ -36,6 +36,7 @@ run has moved its engine on already.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import random
@@ -44,6 +45,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import ValidationError
@@ -937,3 +939,22 @@ class RunSession:
 def replay(engine_cls: type[Engine], spec: RunSpec, steps: int) -> list[Frame]:
     """Frames 0..steps of a run (fewer if it ends first): the API and tests use this."""
     return RunSession(engine_cls, spec).frames_upto(steps)
+
+
+# --------------------------------------------------------------------------- analyses
+
+#: Distinct (engine, analysis, params) results kept, per process.
+ANALYSIS_CACHE_SIZE = 64
+
+
+@functools.lru_cache(maxsize=ANALYSIS_CACHE_SIZE)
+def _analysis(engine_cls: type[Engine], name: str, params_json: str) -> Mapping[str, Any]:
+    return MappingProxyType(dict(engine_cls.analyse(name, engine_cls.Params.model_validate_json(params_json))))
+
+
+def analysis(engine_cls: type[Engine], name: str, params: Any) -> Mapping[str, Any]:
+    """`engine_cls.analyse(name, params)`, computed once per process for each (engine, name,
+    params) among the last ANALYSIS_CACHE_SIZE asked for: an analysis walks a whole run
+    space (tenths of a second), and a class asks for the same few again and again. The
+    API and the socket share this cache; results are read-only."""
+    return _analysis(engine_cls, name, params.model_dump_json())

@@ -14,7 +14,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
-from simulations import consumers
+from simulations import consumers, runs
 from simulations.render.panel import PanelRenderer
 from simulations.routing import websocket_urlpatterns
 from simulations.runs import RunSession, decode_run, default_run, encode_run, parse_run
@@ -392,6 +392,31 @@ async def test_analyse_shows_the_result_in_the_panel():
     unknown = await command(comm, "analyse", name="nope")
     assert "Unknown analysis" in error_text(unknown)
     await comm.disconnect()
+
+
+async def test_an_analysis_is_computed_once_for_every_viewer_and_the_api(monkeypatch):
+    """A whole-run analysis is deterministic: the second viewer (and the API) asking for the
+    same one with the same params gets the first's result, not another 0.3 s walk."""
+    runs._analysis.cache_clear()
+    calls = []
+    original = PingPong.analyse.__func__
+
+    def counting(cls, name, params):
+        calls.append((name, params.rounds))
+        return original(cls, name, params)
+
+    monkeypatch.setattr(PingPong, "analyse", classmethod(counting))
+    for _ in range(2):
+        comm = await open_socket()
+        await recv(comm)
+        await command(comm, "analyse", name="summary")
+        assert "800" in (await recv(comm)).el(f"{P}-analysis").text
+        await comm.disconnect()
+    params = PingPong.parse_params({})
+    assert runs.analysis(PingPong, "summary", params)["best_case_ms"] == 800
+    assert calls == [("summary", params.rounds)]
+    assert runs.analysis(PingPong, "summary", PingPong.parse_params({"rounds": 1}))["best_case_ms"] == 200
+    assert len(calls) == 2
 
 
 async def test_a_failing_analysis_is_an_error_not_a_broken_socket(caplog):
