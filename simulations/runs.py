@@ -948,13 +948,10 @@ ANALYSIS_CACHE_SIZE = 64
 
 
 @functools.lru_cache(maxsize=ANALYSIS_CACHE_SIZE)
-def _analysis(engine_cls: type[Engine], name: str, params_json: str) -> Mapping[str, Any]:
-    return MappingProxyType(dict(engine_cls.analyse(name, engine_cls.Params.model_validate_json(params_json))))
-
-
 def analysis(engine_cls: type[Engine], name: str, params: Any) -> Mapping[str, Any]:
     """`engine_cls.analyse(name, params)`, computed once per process for each (engine, name,
-    params) among the last ANALYSIS_CACHE_SIZE asked for: an analysis walks a whole run
-    space (tenths of a second), and a class asks for the same few again and again. The
-    API and the socket share this cache; results are read-only."""
-    return _analysis(engine_cls, name, params.model_dump_json())
+    params) among the last ANALYSIS_CACHE_SIZE asked for (Params are frozen, so hashable):
+    an analysis walks a whole run space (tenths of a second), and a class asks for the
+    same few again and again. The API and the socket share this cache; results are
+    read-only."""
+    return MappingProxyType(dict(engine_cls.analyse(name, params)))

@@ -397,7 +397,7 @@ async def test_analyse_shows_the_result_in_the_panel():
 async def test_an_analysis_is_computed_once_for_every_viewer_and_the_api(monkeypatch):
     """A whole-run analysis is deterministic: the second viewer (and the API) asking for the
     same one with the same params gets the first's result, not another 0.3 s walk."""
-    runs._analysis.cache_clear()
+    runs.analysis.cache_clear()
     calls = []
     original = PingPong.analyse.__func__
 
