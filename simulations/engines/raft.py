@@ -1071,7 +1071,7 @@ class RaftEngine(Engine):
                 mon.leader_logs[node_id] = (term, tuple(node.log))
         # Log Matching: for each changed log against every other log.
         if self._dirty_logs and "log_matching" not in mon.violations:
-            for a in self._dirty_logs:
+            for a in sorted(self._dirty_logs):
                 la = nodes[a].log
                 for b in self.ids:
                     if b == a:
