@@ -1,0 +1,206 @@
+"""A small time-series chart stage part: one line per series over virtual time, axes with a
+few ticks, a legend naming the series, and optional event markers ("loss", "timeout") as
+vertical ticks. First drawn for Raft's term and commit index; TCP's congestion window and
+the load balancer's latencies are next.
+
+Input: `Series(name, points)` with points as (t, value) pairs in time order. A series is
+drawn as a step line by default (a value holds until the next point, as a term or a window
+size does), else straight segments. Each series has its own dash pattern as well as its
+colour, and the legend shows both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from simulations.render.svg import num, text_width, translate
+
+FONT = 16
+CAPTION_H = 22
+LEGEND_H = 22
+AXIS_H = 22  # the time labels under the plot
+LEFT = 44  # room for the value labels
+RIGHT = 12
+TOP_PAD = 10
+
+COLOURS = ("#1d4ed8", "#b45309", "#15803d", "#7c3aed", "#be185d")
+DASHES = ("", "7 4", "2 3", "10 3 2 3", "4 4")
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    name: str
+    points: tuple[tuple[float, float], ...]
+    step: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    t: float
+    label: str
+    cls: str = ""
+
+
+def nice_ticks(lo: float, hi: float, count: int = 4, integer: bool = False) -> list[float]:
+    """About `count` round values covering [lo, hi] (1, 2 or 5 times a power of ten)."""
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / max(count, 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    # The finest round step that gives at most count + 1 intervals.
+    step = next(m * mag for m in (1, 2, 5, 10, 20) if (hi - lo) / (m * mag) <= count + 1)
+    if integer:
+        step = max(1.0, round(step))
+    start = math.ceil(lo / step - 1e-9) * step
+    ticks = []
+    v = start
+    while v <= hi + 1e-9 and len(ticks) < 20:
+        ticks.append(round(v, 10))
+        v += step
+    return ticks
+
+
+def plot_box(width: float, height: float, *, caption: bool = True) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of the plot area inside a chart this big."""
+    top = (CAPTION_H if caption else 0) + LEGEND_H + TOP_PAD
+    return LEFT, top, width - RIGHT, height - AXIS_H
+
+
+def _label(v: float) -> str:
+    if abs(v - round(v)) < 1e-9:
+        return f"{int(round(v)):,}"
+    return f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def render_chart(
+    series: Sequence[Series],
+    *,
+    x: float = 0,
+    y: float = 0,
+    width: float = 432,
+    height: float = 190,
+    t_range: tuple[float, float] | None = None,
+    v_range: tuple[float, float] | None = None,
+    markers: Sequence[Marker] = (),
+    caption: str = "",
+    t_unit: str = "ms",
+    integer: bool = True,
+) -> tuple[str, float]:
+    """The chart as a <g> at (x, y), and its height (the given one)."""
+    left, top, right, bottom = plot_box(width, height, caption=bool(caption))
+    all_t = [p[0] for s in series for p in s.points]
+    all_v = [p[1] for s in series for p in s.points]
+    t0, t1 = t_range if t_range else ((min(all_t), max(all_t)) if all_t else (0.0, 1.0))
+    if t1 <= t0:
+        t1 = t0 + 1.0
+    if v_range:
+        v0, v1 = v_range
+    else:
+        v0 = min(0.0, min(all_v, default=0.0))
+        v1 = max(all_v, default=1.0)
+        if v1 <= v0:
+            v1 = v0 + 1.0
+        ticks = nice_ticks(v0, v1, 3, integer)
+        if len(ticks) > 1:  # up to the next round value, so the top has a tick
+            step = ticks[1] - ticks[0]
+            v1 = math.ceil(v1 / step - 1e-9) * step
+    sx = (right - left) / (t1 - t0)
+    sy = (bottom - top) / (v1 - v0)
+
+    def px(t: float) -> float:
+        return left + (t - t0) * sx
+
+    def py(v: float) -> float:
+        return bottom - (v - v0) * sy
+
+    out = [f'<g class="chart" transform="{translate(x, y)}">']
+    ly = 0.0
+    if caption:
+        out.append(f'<text class="chart-caption" x="8" y="16" font-size="{FONT}" font-weight="600" fill="#0f172a">{escape(caption)}</text>')
+        ly = CAPTION_H
+    # Legend: a swatch of each series' own line (dash and colour), then its name.
+    lx = 8.0
+    out.append(f'<g class="chart-legend" transform="translate(0,{num(ly)})">')
+    for i, s in enumerate(series):
+        k = i % len(COLOURS)
+        dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
+        out.append(
+            f'<g class="chart-key series-{k}"><line x1="{num(lx)}" y1="10" x2="{num(lx + 24)}" y2="10" stroke="{COLOURS[k]}" stroke-width="3"{dash}/>'
+            f'<text x="{num(lx + 30)}" y="15" font-size="{FONT}" fill="#334155">{escape(s.name)}</text></g>'
+        )
+        lx += 30 + text_width(s.name, FONT) + 16
+    out.append("</g>")
+
+    # Axes and ticks.
+    out.append(
+        f'<path class="chart-axis" d="M{num(left)},{num(top)} L{num(left)},{num(bottom)} L{num(right)},{num(bottom)}" '
+        f'fill="none" stroke="#94a3b8" stroke-width="1.5"/>'
+    )
+    out.append(f'<g class="chart-ticks" font-size="{FONT}" fill="#475569">')
+    for v in nice_ticks(v0, v1, 3, integer):
+        yy = py(v)
+        out.append(
+            f'<line class="chart-grid" x1="{num(left)}" y1="{num(yy)}" x2="{num(right)}" y2="{num(yy)}" stroke="#e2e8f0" stroke-width="1"/>'
+            f'<text x="{num(left - 6)}" y="{num(yy + 5.5)}" text-anchor="end">{_label(v)}</text>'
+        )
+    t_ticks = nice_ticks(t0, t1, 3)
+    for i, t in enumerate(t_ticks):
+        xx = px(t)
+        label = _label(t) + (f" {t_unit}" if t_unit and i == len(t_ticks) - 1 else "")
+        anchor = "end" if xx + text_width(label, FONT) / 2 > width - 2 else "middle"
+        out.append(
+            f'<line x1="{num(xx)}" y1="{num(bottom)}" x2="{num(xx)}" y2="{num(bottom + 4)}" stroke="#94a3b8" stroke-width="1.5"/>'
+            f'<text x="{num(xx)}" y="{num(bottom + 19)}" text-anchor="{anchor}">{escape(label)}</text>'
+        )
+    out.append("</g>")
+
+    # Event markers: a dashed vertical tick, labelled at the top unless it would touch the last label.
+    last_label_end = -1e9
+    for m in markers:
+        if not t0 <= m.t <= t1:
+            continue
+        xx = px(m.t)
+        cls = f"chart-marker {escape(m.cls)}" if m.cls else "chart-marker"
+        out.append(
+            f'<g class="{cls}"><title>{escape(m.label)} at {_label(m.t)} {escape(t_unit)}</title>'
+            f'<line x1="{num(xx)}" y1="{num(top)}" x2="{num(xx)}" y2="{num(bottom)}" stroke="#b42318" stroke-width="1.5" stroke-dasharray="3 3"/>'
+        )
+        w = text_width(m.label, FONT)
+        if xx - w / 2 > last_label_end + 4:
+            out.append(f'<text x="{num(xx)}" y="{num(top - 2)}" font-size="{FONT}" text-anchor="middle" fill="#b42318">{escape(m.label)}</text>')
+            last_label_end = xx + w / 2
+        out.append("</g>")
+
+    # The lines.
+    for i, s in enumerate(series):
+        k = i % len(COLOURS)
+        pts: list[tuple[float, float]] = []
+        prev: tuple[float, float] | None = None
+        for t, v in s.points:
+            if t < t0:
+                prev = (t0, v)  # the value holding when the window opens
+                continue
+            if t > t1:
+                break
+            if prev is not None and not pts:
+                pts.append((px(prev[0]), py(prev[1])))
+            if s.step and pts:
+                pts.append((px(t), pts[-1][1]))
+            pts.append((px(t), py(v)))
+        if not pts and prev is not None:
+            pts.append((px(prev[0]), py(prev[1])))
+        if s.step and pts:
+            pts.append((px(t1), pts[-1][1]))  # the last value holds until the window's end
+        if not pts:
+            continue
+        dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
+        joined = " ".join(f"{num(a)},{num(b)}" for a, b in pts)
+        out.append(
+            f'<polyline class="chart-line series-{k}" data-series="{escape(s.name)}" points="{joined}" fill="none" '
+            f'stroke="{COLOURS[k]}" stroke-width="3" stroke-linejoin="round"{dash}/>'
+        )
+    out.append("</g>")
+    return "".join(out), height

@@ -1,0 +1,197 @@
+"""Tiny SVG primitives shared by the stage parts (topology, table, chart) and layouts.
+
+Frame rendering is the hot path (DESIGN.md, Performance), so these are plain functions that
+return strings, with no template engine and no object tree: a part joins their output once.
+Text is escaped here (`esc`), numbers are formatted short (`num`); attributes that take
+neither (a class list the caller built, a style of custom properties) are passed through
+as they are, so callers must only put their own constants or escaped text in them.
+
+Units: every stage is laid out in viewBox units. A stage that is scaled down to a phone
+(PHONE_WIDTH px wide) must still show 12 px text, so its smallest font size is
+``legible_font(width)``: 16 units for a 432-unit-wide stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+
+SVG_NS = "http://www.w3.org/2000/svg"
+#: The narrowest width a stage is drawn at: a 390 px phone less the page's, the panel's and
+#: the stage frame's padding (measured in Chromium: 324 px).
+PHONE_WIDTH = 324
+#: The smallest text a learner should have to read, in CSS px.
+MIN_TEXT_PX = 12
+FONT = "system-ui, sans-serif"
+MONO = "ui-monospace, Menlo, Consolas, monospace"
+
+
+def esc(value: object) -> str:
+    """Text or an attribute value, escaped for markup (quotes too)."""
+    return escape(str(value), quote=True)
+
+
+def num(value: float) -> str:
+    """A coordinate, short: at most one decimal, no trailing ".0", never "-0"."""
+    r = round(value, 1)
+    i = int(r)
+    return str(i) if r == i else repr(r)
+
+
+def secs(value: float) -> str:
+    """A duration in seconds for CSS ("0.35s", "-1.2s"): milliseconds precision, short."""
+    r = round(value, 3)
+    if r == 0:
+        return "0s"
+    return f"{r:.3f}".rstrip("0").rstrip(".") + "s"
+
+
+def legible_font(width: float) -> float:
+    """The smallest font size (viewBox units) still MIN_TEXT_PX px when a stage this wide is
+    scaled to PHONE_WIDTH."""
+    return MIN_TEXT_PX * width / PHONE_WIDTH
+
+
+def text_width(text: str, size: float, mono: bool = False) -> float:
+    """A rough width of `text` at `size` (no font metrics on the server): enough to size a
+    label's background or to decide that a label does not fit."""
+    return len(text) * size * (0.6 if mono else 0.56)
+
+
+def fit(line: str, width: float, size: float = 16) -> str:
+    """`line`, cut with "…" when it would be wider than `width` at `size`."""
+    if text_width(line, size) <= width:
+        return line
+    keep = max(1, int(width / (size * 0.56)) - 1)
+    return line[:keep] + "\u2026"
+
+
+def _opt(name: str, value: object) -> str:
+    return "" if value is None or value == "" else f' {name}="{value}"'
+
+
+def text(
+    x: float,
+    y: float,
+    content: str,
+    *,
+    cls: str = "",
+    size: float = 16,
+    anchor: str | None = None,
+    weight: str | None = None,
+    fill: str | None = None,
+    extra: str = "",
+    raw: bool = False,
+) -> str:
+    """A <text>; `content` is escaped unless `raw` (already markup, e.g. tspans)."""
+    body = content if raw else escape(content)
+    return (
+        f'<text{_opt("class", cls)} x="{num(x)}" y="{num(y)}" font-size="{num(size)}"'
+        f'{_opt("text-anchor", anchor)}{_opt("font-weight", weight)}{_opt("fill", fill)}{extra}>{body}</text>'
+    )
+
+
+def rect(
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    *,
+    cls: str = "",
+    rx: float = 0,
+    fill: str | None = None,
+    stroke: str | None = None,
+    sw: float | None = None,
+    extra: str = "",
+) -> str:
+    return (
+        f'<rect{_opt("class", cls)} x="{num(x)}" y="{num(y)}" width="{num(w)}" height="{num(h)}"'
+        f'{_opt("rx", num(rx) if rx else None)}{_opt("fill", fill)}{_opt("stroke", stroke)}'
+        f'{_opt("stroke-width", None if sw is None else num(sw))}{extra}/>'
+    )
+
+
+def circle(
+    cx: float,
+    cy: float,
+    r: float,
+    *,
+    cls: str = "",
+    fill: str | None = None,
+    stroke: str | None = None,
+    sw: float | None = None,
+    extra: str = "",
+) -> str:
+    return (
+        f'<circle{_opt("class", cls)} cx="{num(cx)}" cy="{num(cy)}" r="{num(r)}"'
+        f'{_opt("fill", fill)}{_opt("stroke", stroke)}{_opt("stroke-width", None if sw is None else num(sw))}{extra}/>'
+    )
+
+
+def line(
+    x1: float,
+    y1: float,
+    x2: float,
+    y2: float,
+    *,
+    cls: str = "",
+    stroke: str | None = None,
+    sw: float | None = None,
+    dash: str | None = None,
+    extra: str = "",
+) -> str:
+    return (
+        f'<line{_opt("class", cls)} x1="{num(x1)}" y1="{num(y1)}" x2="{num(x2)}" y2="{num(y2)}"'
+        f'{_opt("stroke", stroke)}{_opt("stroke-width", None if sw is None else num(sw))}'
+        f'{_opt("stroke-dasharray", dash)}{extra}/>'
+    )
+
+
+def path(
+    d: str,
+    *,
+    cls: str = "",
+    fill: str | None = "none",
+    stroke: str | None = None,
+    sw: float | None = None,
+    dash: str | None = None,
+    extra: str = "",
+) -> str:
+    return (
+        f'<path{_opt("class", cls)} d="{d}"{_opt("fill", fill)}{_opt("stroke", stroke)}'
+        f'{_opt("stroke-width", None if sw is None else num(sw))}{_opt("stroke-dasharray", dash)}{extra}/>'
+    )
+
+
+def polyline(points: Iterable[tuple[float, float]], *, cls: str = "", stroke: str | None = None,
+             sw: float | None = None, dash: str | None = None, extra: str = "") -> str:
+    pts = " ".join(f"{num(x)},{num(y)}" for x, y in points)
+    return (
+        f'<polyline{_opt("class", cls)} points="{pts}" fill="none"{_opt("stroke", stroke)}'
+        f'{_opt("stroke-width", None if sw is None else num(sw))}{_opt("stroke-dasharray", dash)}{extra}/>'
+    )
+
+
+def title(content: str) -> str:
+    """A hover tooltip (and accessible description) for the enclosing element."""
+    return f"<title>{escape(content)}</title>" if content else ""
+
+
+def group(children: str | Iterable[str], *, cls: str = "", transform: str | None = None, extra: str = "") -> str:
+    body = children if isinstance(children, str) else "".join(children)
+    return f'<g{_opt("class", cls)}{_opt("transform", transform)}{extra}>{body}</g>'
+
+
+def translate(x: float, y: float) -> str:
+    return f"translate({num(x)},{num(y)})"
+
+
+def svg_root(dom_id: str, width: float, height: float, body: str | Iterable[str], *, cls: str = "",
+             label: str = "", style: str = "") -> str:
+    """The one top-level <svg> of a stage, carrying its id (htmx swaps it by id)."""
+    inner = body if isinstance(body, str) else "".join(body)
+    return (
+        f'<svg id="{esc(dom_id)}"{_opt("class", cls)} xmlns="{SVG_NS}" viewBox="0 0 {num(width)} {num(height)}"'
+        f' role="img"{_opt("aria-label", esc(label) if label else None)}{_opt("style", style)}'
+        f' font-family="{FONT}">{inner}</svg>'
+    )

@@ -1,0 +1,431 @@
+"""The topology stage part: nodes, the links between them, a partition drawn as a cut, and
+messages that move along their link between frames as well as at them.
+
+A layout module turns its engine's entities into `StageNode`, `StageMessage` and
+`Network` and calls `render_topology`, which returns an SVG fragment (a <g>) and its height
+for the layout to place in its one top-level <svg>.
+
+Motion. The stage is replaced whole on every frame, so nothing can transition; a message is
+an inserted element with a CSS animation from its link's start to its end (translate
+keyframes over custom properties, simulations.css "Message-passing stages"). Its duration
+and negative delay come from virtual time:
+
+    duration = (deliver_at - sent_at) * time_scale        (wall seconds at speed 1)
+    delay    = -(now - sent_at) * time_scale
+
+so the animation starts where the message is *now* and ends on arrival, and the stylesheet
+divides both by ``var(--sim-speed, 1)``: one rendered frame serves viewers at every speed.
+`TIME_SCALE` is 0.01: at speed 1, 100 ms of virtual time take 1 s. A timer is a ring that
+empties from its start to its deadline, animated the same way.
+
+Every moving element also carries its position at `now` as its SVG `transform` (or
+`stroke-dashoffset`) attribute: a running CSS animation overrides it, and under
+``prefers-reduced-motion`` (no animation) that is what is drawn. When the panel is paused
+the animations are paused too, which also shows the position at `now`.
+
+Shape and label carry state as well as colour: a leader has a double ring and a crown, a
+candidate a dashed ring, a crashed node a grey body, a cross and the word "crashed"; each
+message kind has its own glyph (square, diamond, circle, triangle) beside its label; a
+message that will be lost ends mid-link, fading, with a dashed outline and a cross; links
+that a partition cuts are drawn broken, and dashed rays from the centre mark the cut.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from html import escape
+from types import MappingProxyType
+from typing import NamedTuple
+
+from simulations.render.svg import fit, num, text_width, translate
+
+#: Wall seconds (at speed 1) per unit of virtual time (ms): 100 ms of virtual time take 1 s.
+TIME_SCALE = 0.01
+NODE_R = 24
+FONT = 16  # the smallest text of the part: 12 px when a 432-wide stage is 324 px wide
+LINE_H = 19
+LABEL_W = 136  # the widest label line under a node (longer lines are cut with "…")
+LABEL_REACH = NODE_R + 12  # from a node's centre to its label: clear of the timer ring
+ELLIPSE = 0.74  # the node ellipse's height over its width
+LANE = 7  # messages keep to the right of their link, so a request and its reply pass
+DROP_AT = 0.6  # a message that will be lost vanishes at this fraction of its link
+MSG_H = 22
+NETWORK_LINE_H = 26  # the line above the nodes that says whether the network is whole
+EN_DASH = "\u2013"
+
+
+class Timer(NamedTuple):
+    """A countdown drawn as a ring around its node that empties from start to deadline."""
+
+    start: float
+    deadline: float
+    kind: str = "timeout"  # a class: "election", "heartbeat"...
+    label: str = ""  # the hover text
+
+
+class StageNode(NamedTuple):
+    id: str
+    role: str = ""  # the word under the id (and a class): "leader", "crashed"...
+    shape: str = "plain"  # "plain" | "double" | "dashed" | "crashed"
+    lines: tuple[str, ...] = ()  # more lines under the role word ("term 3")
+    crown: bool = False
+    timer: Timer | None = None
+    title: str = ""
+
+
+class StageMessage(NamedTuple):
+    id: str
+    src: str
+    dst: str
+    sent_at: float
+    deliver_at: float
+    label: str  # short: "Vote?", "Append 2", "ACK"
+    shape: str = "square"  # "square" | "diamond" | "circle" | "triangle"
+    kind: str = ""  # a class for its colour
+    drop: bool = False  # will be lost: ends mid-link, fading
+    title: str = ""
+
+
+class Network(NamedTuple):
+    """The network's condition. `groups`: the partition's sides (none or one: whole);
+    `loss`: "a-b" (sorted pair) -> probability, for lossy links; `links`: the pairs that
+    exist (None: every pair); `cut`: the "a-b" links the partition cuts (None: every link
+    between two groups)."""
+
+    groups: tuple[tuple[str, ...], ...] = ()
+    loss: Mapping[str, float] = MappingProxyType({})
+    links: tuple[tuple[str, str], ...] | None = None
+    cut: frozenset[str] | None = None
+
+
+def pair_key(a: str, b: str) -> str:
+    return f"{a}-{b}" if a <= b else f"{b}-{a}"
+
+
+def timing(now: float, start: float, end: float, time_scale: float = TIME_SCALE) -> tuple[float, float, float]:
+    """(duration s, delay s, fraction done at `now`) of a CSS animation standing for the
+    virtual interval [start, end] seen at `now`. The delay is negative (or zero): the
+    animation starts part way, where the thing is now."""
+    span = end - start
+    if span <= 0:
+        return 0.0, 0.0, 1.0
+    elapsed = min(max(now - start, 0.0), span)
+    return span * time_scale, -elapsed * time_scale, elapsed / span
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class _Layout:
+    pos: Mapping[str, tuple[float, float]]
+    side: Mapping[str, str]  # where each node's label goes: "above" | "below"
+    centre: tuple[float, float]
+    rx: float  # the ellipse the nodes sit on (0: a given layout, no cut rays)
+    ry: float
+    order: tuple[str, ...]
+    height: float
+    #: (src, dst, drop) -> where a message on that link starts and ends; filled as used.
+    paths: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def _label_box(side: str, lines: int) -> tuple[float, float, float, float]:
+    """The label's box relative to its node centre: (x0, y0, x1, y1), centred under (or,
+    for the nodes at the top, over) the node, clear of its timer ring and crown."""
+    h = lines * LINE_H
+    if side == "above":
+        return -LABEL_W / 2, -LABEL_REACH - 8 - h, LABEL_W / 2, -LABEL_REACH - 8
+    return -LABEL_W / 2, LABEL_REACH, LABEL_W / 2, LABEL_REACH + h
+
+
+@lru_cache(maxsize=64)
+def _circle_layout(order: tuple[str, ...], width: float, lines: int) -> _Layout:
+    """Nodes on an ellipse (wider than tall: a stage is read on a screen), from the top,
+    clockwise; labels under the nodes, over those at the top. The ellipse is the widest
+    that keeps every label inside the width; the height fits everything. Depends only on
+    the node ids, the width and the label's line count, so it does not jump per frame."""
+    n = len(order)
+    angles = [-math.pi / 2 + 2 * math.pi * i / max(n, 1) for i in range(n)]
+    sides = ["above" if math.sin(a) < -0.55 else "below" for a in angles]
+    room = width / 2 - 8 - max(LABEL_W / 2, NODE_R + 12)
+    widest = max((abs(math.cos(a)) for a in angles), default=0.0)
+    rx = min(room / widest if widest > 0.01 else room, 180.0)
+    ry = rx * ELLIPSE
+    if n == 1:
+        rx = ry = 0.0
+    cx = width / 2
+    tops, bottoms = [], []
+    for a, sd in zip(angles, sides):
+        y = ry * math.sin(a)
+        bx0, by0, bx1, by1 = _label_box(sd, lines)
+        tops.append(y + min(by0, -NODE_R - 14))
+        bottoms.append(y + max(by1, NODE_R + 12))
+    top = min(tops, default=0.0)
+    bottom = max(bottoms, default=0.0)
+    cy = NETWORK_LINE_H + 4 - top
+    pos = {nid: (cx + rx * math.cos(a), cy + ry * math.sin(a)) for nid, a in zip(order, angles)}
+    return _Layout(pos, dict(zip(order, sides)), (cx, cy), rx, ry, order, cy + bottom + 4)
+
+
+def _given_layout(order: tuple[str, ...], positions: Mapping[str, tuple[float, float]], lines: int) -> _Layout:
+    bottom = max((y for x, y in positions.values()), default=0.0) + LABEL_REACH + lines * LINE_H + 6
+    xs = [x for x, _ in positions.values()] or [0.0]
+    ys = [y for _, y in positions.values()] or [0.0]
+    centre = ((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)
+    return _Layout(dict(positions), {nid: "below" for nid in order}, centre, 0.0, 0.0, order, bottom)
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _fit(line: str, width: float = LABEL_W, size: float = FONT) -> str:
+    return fit(line, width, size)
+
+
+_CROWN = "M-10,0 L-10,-9 L-5,-4 L0,-11 L5,-4 L10,-9 L10,0 Z"
+_STROKE = {"double": "#1d4ed8", "dashed": "#b45309", "crashed": "#6b7280"}
+
+
+@lru_cache(maxsize=512)
+def _node_body(nid: str, role_word: str, shape: str, more: tuple[str, ...], crown: bool, title: str,
+               x: float, y: float, side: str) -> str:
+    """A node without its timer (the part that is the same from frame to frame)."""
+    role = escape(role_word)
+    r = NODE_R
+    out = [f'<g class="topo-node {role} shape-{shape}" transform="{translate(x, y)}">']
+    if title:
+        out.append(f"<title>{escape(title)}</title>")
+    if shape == "double":
+        out.append(f'<circle class="node-ring" r="{r + 5}" fill="none" stroke="#1d4ed8" stroke-width="2"/>')
+    dash = ' stroke-dasharray="6 4"' if shape in ("dashed", "crashed") else ""
+    fill = "#e5e7eb" if shape == "crashed" else "#ffffff"
+    width = "3.5" if shape == "double" else "2.5"
+    out.append(f'<circle class="node-body" r="{r}" fill="{fill}" stroke="{_STROKE.get(shape, "#475569")}" stroke-width="{width}"{dash}/>')
+    if shape == "crashed":
+        k = num(r * 0.62)
+        out.append(f'<path class="node-cross" d="M-{k},-{k}L{k},{k}M{k},-{k}L-{k},{k}" stroke="#b42318" stroke-width="3" stroke-linecap="round"/>')
+    if crown:
+        out.append(f'<path class="node-crown" d="{_CROWN}" transform="translate(0,{num(-r - 7)})" fill="#d97706" stroke="#92400e"/>')
+    out.append(f'<text class="node-id" y="6" font-weight="bold" text-anchor="middle">{escape(nid)}</text>')
+    lines = ((role_word,) if role_word else ()) + more
+    if lines:
+        bx0, by0, bx1, by1 = _label_box(side, len(lines))
+        tx = "0"
+        out.append('<text class="node-label" text-anchor="middle">')
+        for i, ln in enumerate(lines):
+            head = ' class="node-role" font-weight="600"' if i == 0 and role_word else ""
+            out.append(f'<tspan{head} x="{tx}" y="{num(by0 + LINE_H * i + 14)}">{escape(_fit(ln))}</tspan>')
+        out.append("</text>")
+    out.append("</g>")
+    return "".join(out)
+
+
+def _timer_ring(timer: Timer, x: float, y: float, now: float, time_scale: float) -> str:
+    dur, delay, frac = timing(now, timer.start, timer.deadline, time_scale)
+    tip = f"<title>{escape(timer.label)}</title>" if timer.label else ""
+    return (
+        f'<g class="topo-timer {escape(timer.kind)}" transform="{translate(x, y)}" fill="none" stroke="#d97706" stroke-width="4">{tip}'
+        f'<circle class="timer-track" r="{NODE_R + 10}" stroke="#e2e8f0"/>'
+        f'<circle class="timer-ring" r="{NODE_R + 10}" pathLength="100" stroke-dashoffset="{100 * frac:.1f}" '
+        f'style="--d:{dur:.3f}s;--t:{delay:.3f}s"/></g>'
+    )
+
+
+def _glyph(shape: str, gx: float) -> str:
+    x = num(gx)
+    if shape == "diamond":
+        return f'<path class="msg-glyph" d="M{x},-6.5l6.5,6.5l-6.5,6.5l-6.5,-6.5z"/>'
+    if shape == "circle":
+        return f'<circle class="msg-glyph" cx="{x}" r="5.5"/>'
+    if shape == "triangle":
+        return f'<path class="msg-glyph" d="M{num(gx - 6)},5l6,-11l6,11z"/>'
+    return f'<path class="msg-glyph" d="M{num(gx - 5)},-5h10v10h-10z"/>'
+
+
+@lru_cache(maxsize=512)
+def _message_body(label: str, shape: str, drop: bool) -> str:
+    """The pill: glyph then label, centred on the message's position."""
+    shown = label + (" \u2715" if drop else "")
+    w = 8 + 14 + text_width(shown, FONT) + 8
+    left = -w / 2
+    return (
+        f'<rect class="msg-pill" x="{num(left)}" y="{num(-MSG_H / 2)}" width="{num(w)}" height="{MSG_H}" rx="{MSG_H // 2}"/>'
+        f'{_glyph(shape, left + 13)}<text class="msg-label" x="{num(left + 22)}" y="5.5">{escape(shown)}</text>'
+    )
+
+
+def message_path(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float, float, float]:
+    """Where a message from a node at `a` to one at `b` starts and ends: from rim to rim,
+    shifted off the link to the right of its way, so a request and its reply pass."""
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length = math.hypot(dx, dy) or 1.0
+    ux, uy = dx / length, dy / length
+    nx, ny = -uy * LANE, ux * LANE
+    reach = NODE_R + 6
+    return (a[0] + ux * reach + nx, a[1] + uy * reach + ny, b[0] - ux * reach + nx, b[1] - uy * reach + ny)
+
+
+def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_scale: float) -> str:
+    key = (m.src, m.dst, m.drop)
+    path = layout.paths.get(key)
+    if path is None:
+        pos = layout.pos
+        if m.src not in pos or m.dst not in pos:
+            return ""
+        x0, y0, x1, y1 = message_path(pos[m.src], pos[m.dst])
+        if m.drop:
+            x1, y1 = x0 + (x1 - x0) * DROP_AT, y0 + (y1 - y0) * DROP_AT
+        path = layout.paths[key] = (x0, y0, x1, y1, f"--x0:{x0:.1f}px;--y0:{y0:.1f}px;--x1:{x1:.1f}px;--y1:{y1:.1f}px")
+    x0, y0, x1, y1, where = path
+    span = m.deliver_at - m.sent_at
+    if span > 0:
+        elapsed = min(max(now - m.sent_at, 0.0), span)
+        frac = elapsed / span
+        dur, delay = span * time_scale, -elapsed * time_scale
+    else:
+        frac, dur, delay = 1.0, 0.0, 0.0
+    cls = "topo-msg " + escape(m.kind) + (" dropping" if m.drop else "") + (" across-cut" if across else "")
+    tip = f"<title>{escape(m.title)}</title>" if m.title else ""
+    return (
+        f'<g class="{cls}" transform="translate({x0 + (x1 - x0) * frac:.1f},{y0 + (y1 - y0) * frac:.1f})" '
+        f'style="{where};--d:{dur:.3f}s;--t:{delay:.3f}s">{tip}{_message_body(m.label, m.shape, m.drop)}</g>'
+    )
+
+
+@lru_cache(maxsize=128)
+def _links(pos_items: tuple, pairs: tuple[tuple[str, str], ...], cut: frozenset, lossy: frozenset, down: frozenset) -> str:
+    """Every link, one <path> per kind: whole, lossy (dotted), to a crashed node (faint
+    dots), and cut by the partition (broken: a stub from each end, a gap mid-link and a
+    tick across each stub's end; `data-links` lists them)."""
+    pos = dict(pos_items)
+    kinds: dict[str, list[str]] = {"link": [], "link lossy": [], "link down": [], "link cut": []}
+    cut_keys = []
+    for a, b in pairs:
+        if a not in pos or b not in pos:
+            continue
+        (ax, ay), (bx, by) = pos[a], pos[b]
+        key = pair_key(a, b)
+        if key in cut:
+            mx1, my1 = ax + (bx - ax) * 0.4, ay + (by - ay) * 0.4
+            mx2, my2 = ax + (bx - ax) * 0.6, ay + (by - ay) * 0.6
+            length = math.hypot(bx - ax, by - ay) or 1.0
+            tx, ty = -(by - ay) / length * 5, (bx - ax) / length * 5
+            kinds["link cut"].append(
+                f"M{num(ax)},{num(ay)}L{num(mx1)},{num(my1)}M{num(mx2)},{num(my2)}L{num(bx)},{num(by)}"
+                f"M{num(mx1 - tx)},{num(my1 - ty)}L{num(mx1 + tx)},{num(my1 + ty)}"
+                f"M{num(mx2 - tx)},{num(my2 - ty)}L{num(mx2 + tx)},{num(my2 + ty)}"
+            )
+            cut_keys.append(key)
+            continue
+        kind = "link down" if (a in down or b in down) else "link lossy" if key in lossy else "link"
+        kinds[kind].append(f"M{num(ax)},{num(ay)}L{num(bx)},{num(by)}")
+    out = ['<g class="topo-links" fill="none" stroke="#cbd5e1" stroke-width="2">']
+    extra = {"link lossy": ' stroke-dasharray="2 4"', "link down": ' stroke-dasharray="1 6"',
+             "link cut": f' stroke="#b42318" data-links="{" ".join(cut_keys)}"'}
+    for kind, ds in kinds.items():
+        if ds:
+            out.append(f'<path class="{kind}" d="{"".join(ds)}"{extra.get(kind, "")}/>')
+    out.append("</g>")
+    return "".join(out)
+
+
+def _cut_rays(layout: _Layout, group_of: Mapping[str, int]) -> str:
+    """Dashed rays from the centre through each gap between neighbours on the circle that
+    are on different sides of the partition: together they draw the cut."""
+    order = layout.order
+    n = len(order)
+    if layout.rx <= 0 or n < 2:
+        return ""
+    cx, cy = layout.centre
+    grow = 1 + (NODE_R + 6) / layout.rx
+    d = []
+    for i in range(n):
+        a, b = order[i], order[(i + 1) % n]
+        if group_of.get(a, -1) == group_of.get(b, -1):
+            continue
+        angle = -math.pi / 2 + 2 * math.pi * (i + 0.5) / n
+        ex, ey = cx + layout.rx * grow * math.cos(angle), cy + layout.ry * grow * math.sin(angle)
+        d.append(f"M{num(cx)},{num(cy)}L{num(ex)},{num(ey)}")
+    if not d:
+        return ""
+    path = "".join(d)
+    return f'<path class="topo-cut" d="{path}" fill="none" stroke="#b42318" stroke-width="3" stroke-dasharray="8 5"/>'
+
+
+def network_words(network: Network, ids: Sequence[str]) -> str:
+    groups = [g for g in network.groups if g]
+    if len(groups) > 1:
+        words = "Partition: " + " | ".join(" ".join(g) for g in groups)
+    else:
+        words = f"Network: all {len(ids)} nodes connected"
+    if network.loss:
+        lossy = ", ".join(f"{k.replace('-', EN_DASH)} {round(v * 100)}%" for k, v in sorted(network.loss.items()))
+        words += f" \u00b7 loss {lossy}"
+    return words
+
+
+# --------------------------------------------------------------------------- the part
+
+
+def render_topology(
+    nodes: Sequence[StageNode],
+    messages: Sequence[StageMessage],
+    now: float,
+    network: Network = Network(),
+    *,
+    x: float = 0,
+    y: float = 0,
+    width: float = 432,
+    positions: Mapping[str, tuple[float, float]] | None = None,
+    lines: int | None = None,
+    time_scale: float = TIME_SCALE,
+) -> tuple[str, float]:
+    """The topology as a <g> placed at (x, y), and its height.
+
+    `positions` (node id -> (x, y) within the part) replaces the circle; `lines` is the
+    label's line count the layout reserves (default: the most any node has now; pass the
+    engine's fixed count so the size does not change between frames)."""
+    order = tuple(nd.id for nd in nodes)
+    if lines is None:
+        lines = max((len(nd.lines) + (1 if nd.role else 0) for nd in nodes), default=0)
+    layout = _given_layout(order, positions, lines) if positions else _circle_layout(order, width, lines)
+    pos = layout.pos
+    groups = [g for g in network.groups if g]
+    group_of: dict[str, int] = {}
+    if len(groups) > 1:
+        for gi, g in enumerate(groups):
+            for nid in g:
+                group_of[nid] = gi
+    pairs = network.links if network.links is not None else tuple(
+        (order[i], order[j]) for i in range(len(order)) for j in range(i + 1, len(order))
+    )
+    if network.cut is not None:
+        cut = frozenset(network.cut)
+    else:
+        cut = frozenset(pair_key(a, b) for a, b in pairs if group_of and group_of.get(a, -1) != group_of.get(b, -1))
+    down = frozenset(nd.id for nd in nodes if nd.shape == "crashed")
+    partitioned = bool(cut) or len(groups) > 1
+
+    state = " partitioned" if partitioned else ""
+    out = [f'<g class="topo{state}" transform="{translate(x, y)}" font-size="{FONT}" fill="#0f172a">']
+    words = network_words(network, order)
+    out.append(
+        f'<text class="topo-network{state}" x="8" y="18" font-weight="600" '
+        f'fill="{"#b42318" if partitioned else "#475569"}">{escape(_fit(words, width - 16))}</text>'
+    )
+    out.append(_links(tuple(pos.items()), pairs, cut, frozenset(network.loss), down))
+    if partitioned and not positions:
+        out.append(_cut_rays(layout, group_of))
+    for nd in nodes:
+        nx, ny = pos[nd.id]
+        if nd.timer is not None and nd.shape != "crashed":
+            out.append(_timer_ring(nd.timer, nx, ny, now, time_scale))
+        out.append(_node_body(nd.id, nd.role, nd.shape, nd.lines, nd.crown, nd.title, nx, ny, layout.side[nd.id]))
+    out.append('<g class="topo-messages">')
+    for m in messages:
+        out.append(_message(m, layout, now, bool(cut) and pair_key(m.src, m.dst) in cut, time_scale))
+    out.append("</g></g>")
+    return "".join(out), layout.height
