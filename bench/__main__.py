@@ -38,18 +38,12 @@ def messages_for(steps: int) -> list[str]:
     import django
 
     django.setup()
-    from simulations import registry
-    from simulations.consumers import unpaced_messages, viewer_session
-    from simulations.render.panel import PanelRenderer, ViewState
-    from simulations.runs import default_run
+    from simulations import controller, process, protocol, registry
 
     engine_cls = registry.get(SLUG)
-    panel = PanelRenderer(engine_cls, PANEL)
-    view = ViewState()
-    session = viewer_session(panel, default_run(engine_cls))
-    first = panel.state_message(session, view)
-    view.playing = True
-    return [first] + [message for _, message in unpaced_messages(session, panel, view, steps)]
+    viewer, reply = controller.connect(engine_cls, protocol.Connect(PANEL, None, None, False, None), process.current())
+    viewer.view.playing = True
+    return [reply.text, *controller.unpaced_messages(viewer, steps)]
 
 
 def per_frame_costs(frames: int = 3000) -> tuple[float, float]:

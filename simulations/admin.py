@@ -10,10 +10,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput, JSONString
 from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
 
 from simulations import registry
 from simulations.models import SimulationPreset
-from simulations.render.panel import action_controls, params_fields
+from simulations.render.schema_controls import action_controls, params_fields
 from simulations.runs import loads_strict
 
 
@@ -75,7 +76,7 @@ class SimulationPresetForm(forms.ModelForm):
 
 
 @admin.register(SimulationPreset)
-class SimulationPresetAdmin(admin.ModelAdmin):
+class SimulationPresetAdmin(SimpleHistoryAdmin):
     form = SimulationPresetForm
     list_display = ["name", "topic", "engine", "key_feature", "seed", "order"]
     list_filter = ["topic", "engine"]

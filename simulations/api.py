@@ -12,9 +12,8 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError, ValidationError
 
-from simulations import registry
+from simulations import presets, registry
 from simulations.engines.base import Engine
-from simulations.models import SimulationPreset
 from simulations.runs import (
     MAX_ACTIONS,
     MAX_SEED,
@@ -55,6 +54,11 @@ class EngineOut(Schema):
     actions_schema: dict[str, Any]
     presets: list[PresetOut]
     analyses: dict[str, str]
+    time_unit: str = Field(description='The unit of each frame\'s "time" ("" when it is the step number).')
+    entity_kinds: dict[str, dict[str, str]] = Field(
+        description="Each kind of entity a frame holds: its state fields and their types."
+    )
+    metrics: dict[str, str] = Field(description="Each metric a frame may hold, and what it measures.")
 
 
 class RunActionIn(Schema):
@@ -114,27 +118,6 @@ def _engine(slug: str) -> type[Engine]:
     return engine_cls
 
 
-def _builtin_presets(engine_cls: type[Engine]) -> list[dict[str, Any]]:
-    return [
-        {
-            "slug": p.slug,
-            "name": p.name,
-            "description": p.description,
-            **p.run_data(),
-            "source": "engine",
-            "topic": engine_cls.topic_slug,
-            "key_feature": None,
-        }
-        for p in engine_cls.presets
-    ]
-
-
-def _presets(engine_cls: type[Engine], db: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The engine's built-in presets, then the instructors' (which win on a shared slug)."""
-    taken = {p["slug"] for p in db}
-    return [p for p in _builtin_presets(engine_cls) if p["slug"] not in taken] + db
-
-
 def _errors(exc: RunError, where: str = "body") -> ValidationError:
     return ValidationError(
         [{"loc": [where, *e.loc], "field": e.field, "msg": e.msg, "type": e.type} for e in exc.errors]
@@ -143,9 +126,7 @@ def _errors(exc: RunError, where: str = "body") -> ValidationError:
 
 @router.get("", response=list[EngineOut], summary="Every simulation: schemas, presets and analyses")
 def list_engines(request: HttpRequest):
-    db_presets: dict[str, list[dict[str, Any]]] = {}
-    for preset in SimulationPreset.objects.select_related("topic", "key_feature").order_by("order", "name"):
-        db_presets.setdefault(preset.engine, []).append(preset.as_api())
+    by_engine = presets.all_presets()
     return [
         {
             "slug": e.slug,
@@ -155,8 +136,11 @@ def list_engines(request: HttpRequest):
             "max_steps": e.max_steps,
             "params_schema": e.Params.model_json_schema(),
             "actions_schema": e.action_adapter().json_schema(),
-            "presets": _presets(e, db_presets.get(e.slug, [])),
+            "presets": [p.as_api() for p in by_engine[e.slug]],
             "analyses": {str(k): str(v) for k, v in dict(e.analyses).items()},
+            "time_unit": e.time_unit,
+            "entity_kinds": e.describe_entities(),
+            "metrics": dict(e.metrics),
         }
         for e in registry.all_engines()
     ]

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from simple_history.models import HistoricalRecords
 
 from simulations import registry
 from simulations.runs import MAX_SEED, FieldError, RunError, RunSpec, parse_run
@@ -16,11 +17,6 @@ from simulations.runs import MAX_SEED, FieldError, RunError, RunSpec, parse_run
 def engine_choices() -> list[tuple[str, str]]:
     """Every registered engine (a callable, so migrations do not change with the registry)."""
     return [(e.slug, f"{e.title} ({e.slug})") for e in registry.all_engines()]
-
-
-class SimulationPresetQuerySet(models.QuerySet):
-    def for_topic(self, topic) -> SimulationPresetQuerySet:
-        return self.filter(topic=topic)
 
 
 class SimulationPreset(models.Model):
@@ -50,7 +46,7 @@ class SimulationPreset(models.Model):
     )
     order = models.PositiveIntegerField(default=0)
 
-    objects = SimulationPresetQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["topic", "order", "name"]
@@ -66,12 +62,16 @@ class SimulationPreset(models.Model):
     def engine_cls(self):
         return registry.get(self.engine)
 
+    def run_data(self) -> dict[str, Any]:
+        """The run as plain data, in the shape runs.parse_run and the API take."""
+        return {"params": self.params, "seed": self.seed, "actions": self.actions}
+
     def run_spec(self) -> RunSpec:
         """The validated run. Raises RunError (naming the field) when it no longer fits the engine."""
         engine_cls = self.engine_cls
         if engine_cls is None:
             raise RunError([FieldError(("engine",), f"unknown simulation {self.engine!r}")])
-        return parse_run(engine_cls, self.params, self.seed, self.actions)
+        return parse_run(engine_cls, **self.run_data())
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
@@ -89,16 +89,3 @@ class SimulationPreset(models.Model):
                     errors.setdefault(field, []).append(str(err))
         if errors:
             raise ValidationError(errors)
-
-    def as_api(self) -> dict[str, Any]:
-        return {
-            "slug": self.slug,
-            "name": self.name,
-            "description": self.description,
-            "params": self.params,
-            "seed": self.seed,
-            "actions": self.actions,
-            "source": "instructor",
-            "topic": self.topic.slug,
-            "key_feature": self.key_feature.text if self.key_feature_id else None,
-        }

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template import loader
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
+from simulations.panels import build_panels
 from topics.models import Category, RelatedItem, Topic
 
 MAX_QUERY_LENGTH = 200
@@ -29,7 +30,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def category_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     category = get_object_or_404(Category, slug=slug)
-    topics = category.topics.visible_to(request.user)
+    topics = category.topics.visible_to(request.user).prefetch_related("key_features")
     return render(
         request,
         "topics/category.html",
@@ -48,7 +49,12 @@ def topic_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "topics/topic.html",
-        {"topic": topic, "related": topic.ordered_related(), "current_category": topic.category},
+        {
+            "topic": topic,
+            "related": topic.ordered_related(),
+            "current_category": topic.category,
+            "simulations": build_panels(topic, request.GET),
+        },
     )
 
 
@@ -87,7 +93,21 @@ def search(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith(API_PREFIX):
+        return api_not_found(request)
     return render(request, "404.html", status=404)
+
+
+API_PREFIX = "/api/"
+
+
+def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    """Any path under /api/ that no endpoint answers: a JSON 404 like the API's own, never HTML.
+
+    Routed as the last pattern under api/ (learning_platform/urls.py), so it also answers
+    in debug, where Django would otherwise show its HTML technical 404 page.
+    """
+    return JsonResponse({"detail": f"Not Found: {request.path}"}, status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

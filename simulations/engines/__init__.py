@@ -1,1 +1,11 @@
-"""Simulation engines: pure Python, deterministic, no Django imports."""
+"""Simulation engines: pure Python, deterministic, no Django imports.
+
+`ENGINES` is the one list of engine classes the site serves; `simulations.registry`
+builds its slug map from it. Adding an engine means writing its module, adding its
+class here, and giving it a stage in `simulations.render.STAGES`; the contract suite
+(tests/simulations/contract/) then tests it.
+"""
+
+from simulations.engines.race_conditions import RaceConditionsEngine
+
+ENGINES = (RaceConditionsEngine,)

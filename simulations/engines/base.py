@@ -6,11 +6,13 @@ before a given step) give the same frames, in any process. Time is virtual.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_type_hints, is_typeddict
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
@@ -61,11 +63,37 @@ class Frame:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["entities"] = [
-            {"id": e.id, "kind": e.kind, **dict(e.state)} for e in self.entities
-        ]
+        # id and kind go last: a state field can never stand in for them (and a declared
+        # kind may not have such a field at all: see `kind_fields`).
+        data["entities"] = [{**dict(e.state), "id": e.id, "kind": e.kind} for e in self.entities]
         data["metrics"] = dict(self.metrics)
         return data
+
+
+#: Entity fields of their own; an entity kind's state may not use these names.
+RESERVED_STATE_FIELDS = frozenset({"id", "kind"})
+
+
+def kind_fields(state_type: type) -> dict[str, Any]:
+    """The declared state fields of an entity kind (a TypedDict or a dataclass), name -> type.
+    Raises TypeError for anything else, or for a field that would shadow the entity's own."""
+    if is_typeddict(state_type):
+        hints = get_type_hints(state_type)
+    elif dataclasses.is_dataclass(state_type):
+        hints = {f.name: f.type for f in dataclasses.fields(state_type)}
+    else:
+        raise TypeError(f"{state_type!r} is not a TypedDict or a dataclass")
+    clash = RESERVED_STATE_FIELDS & set(hints)
+    if clash:
+        raise TypeError(f"{state_type.__name__} declares {', '.join(sorted(clash))}: the entity's own fields")
+    return hints
+
+
+def type_label(tp: Any) -> str:
+    """A declared field's type as documentation reads it: "int | None", "tuple[str, ...]"."""
+    if isinstance(tp, type) and not getattr(tp, "__args__", None):
+        return tp.__name__
+    return str(tp).replace("typing.", "").replace("NoneType", "None")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +120,10 @@ class Engine(ABC):
     """One simulation. Subclasses define Params, Action (a pydantic model or an
     Annotated discriminated union), and step(); apply() takes validated actions.
 
-    Frame 0 is the initial state (`reset` returns it); each step() returns the
-    next frame with index + 1. `apply(action)` changes what the next step does.
+    Everything the rest of the app reads from an engine is declared here, with a default.
+    Frame 0 is the initial state: the app calls `reset()` exactly once, right after
+    construction, and the constructor does not build a frame itself. Each step() returns
+    the next frame with index + 1. `apply(action)` changes what the next step does.
     """
 
     slug: ClassVar[str]
@@ -108,10 +138,33 @@ class Engine(ABC):
     #: Whole-run analyses beyond the animation (e.g. "explore": every interleaving),
     #: name -> label. Computed by `analyse(name, params)` as plain data.
     analyses: ClassVar[Mapping[str, str]] = {}
+    #: Entity kind -> the TypedDict (or dataclass) declaring its state fields. Every entity
+    #: of a frame has a declared kind and exactly its fields (the contract suite checks);
+    #: renderers read those fields and `GET /api/simulations` documents them.
+    entity_kinds: ClassVar[Mapping[str, type]] = {}
+    #: Metric name -> what it measures. A frame's metrics are a subset of these, in order.
+    metrics: ClassVar[Mapping[str, str]] = {}
+    #: The unit of `Frame.time`, shown beside the step counter ("ms"); "" when time is just
+    #: the step number.
+    time_unit: ClassVar[str] = ""
+    #: True when `action_unavailable` judges the buttons frame by frame: the panel then
+    #: sends the action buttons with every jump, and with a step when one changed.
+    actions_vary_per_frame: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for state_type in cls.__dict__.get("entity_kinds", {}).values():
+            kind_fields(state_type)  # refuses a kind that would shadow `id` or `kind`
 
     def __init__(self, params: Params, rng: random.Random) -> None:
         self.params = params
         self.rng = rng
+
+    @classmethod
+    def describe_entities(cls) -> dict[str, dict[str, str]]:
+        """Each declared entity kind's state fields and their types, for the API's docs."""
+        return {kind: {name: type_label(tp) for name, tp in kind_fields(state_type).items()}
+                for kind, state_type in cls.entity_kinds.items()}
 
     @classmethod
     def action_adapter(cls) -> TypeAdapter:
@@ -157,9 +210,21 @@ class Engine(ABC):
         """
         return None
 
+    @property
+    def awaiting_input(self) -> bool:
+        """True when the engine waits for the viewer before it can step (a manual
+        scheduler with nothing picked): playing stops here. Default: never."""
+        return False
+
+    def snapshot(self) -> Engine:
+        """An independent copy standing where this one stands, which goes on exactly as this
+        one would: seeking back and branching start from a snapshot instead of replaying
+        from frame 0. Keep engine state plain data so that the default deep copy is cheap."""
+        return copy.deepcopy(self)
+
     @abstractmethod
     def reset(self) -> Frame:
-        """Frame 0: the starting state."""
+        """Frame 0: the starting state. Called once, right after construction."""
 
     @abstractmethod
     def step(self) -> Frame:

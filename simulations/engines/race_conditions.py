@@ -40,12 +40,11 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypedDict, Union
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from simulations.engines.base import Action, Engine, Entity, Event, Frame, Params, Preset
-from simulations.registry import register
 
 Scenario = Literal["counter", "check_then_act", "double_checked_locking", "file_access"]
 Fix = Literal["none", "mutex", "atomic", "once", "o_append"]
@@ -897,7 +896,73 @@ def _clock(c: tuple[int, ...] | list[int]) -> str:
     return "[" + ", ".join(str(x) for x in c) + "]"
 
 
-@register
+# -- what a frame holds: each entity kind's state, and the metrics -------------
+
+
+class ThreadState(TypedDict):
+    name: str  # "T1" (threads) or "P1" (processes, file scenario)
+    code: tuple[str, ...]  # the thread's program, one line of C each
+    line: int | None  # the line it runs next (None: finished)
+    executed_line: int | None  # the line it ran this step, if it ran
+    pc: int
+    status: Literal["ready", "running", "blocked", "done"]
+    registers: dict[str, Any]  # register -> value as shown ("i" counts increments done)
+    clock: tuple[int, ...]  # its vector clock, as the race detector keeps it
+    holds_lock: bool
+
+
+class MemoryState(TypedDict):
+    name: str
+    value: int
+    display: str  # the value as C would print it ("NULL", "0x1", "garbage")
+    last_writer: str | None
+    access: Literal["read", "write"] | None  # what this step did to it
+    by: str | None  # the thread that did it
+
+
+class LockState(TypedDict):
+    name: str
+    holder: str | None
+    waiters: tuple[str, ...]
+
+
+class FileState(TypedDict):
+    name: str
+    size: int  # bytes
+    lines: tuple[dict[str, Any], ...]  # {offset, text, writer, overwrote, written}
+    lost: tuple[str, ...]  # lines overwritten by a stale offset
+
+
+class RaceState(TypedDict):
+    location: str
+    earlier: dict[str, Any]  # {thread, kind, line, code, clock} of the first access
+    later: dict[str, Any]  # the same for the access that races with it
+
+
+ENTITY_KINDS = {"thread": ThreadState, "memory": MemoryState, "lock": LockState, "file": FileState, "race": RaceState}
+
+METRICS = {
+    "step": "Steps run",
+    "counter": "The shared counter's value in memory",
+    "expected": "What the counter should end at",
+    "increments_done": "Increments whose store has happened",
+    "lost_updates": "Increments erased by a later store of an older value",
+    "seat": "Who holds seat 12A",
+    "bookings_confirmed": "Customers told the seat is theirs",
+    "expected_bookings": "Bookings a correct program confirms",
+    "double_bookings": "Confirmations beyond the one seat",
+    "uses": "Threads that have read instance->field",
+    "uninitialised_uses": "Reads of the field before the constructor's store",
+    "objects_created": "Objects constructed",
+    "lines_in_file": "Lines in the log file",
+    "expected_lines": "Lines a correct program leaves",
+    "lost_lines": "Lines overwritten at a stale offset",
+    "races_flagged": "Data races the detector reported",
+    "threads_done": "Threads that finished their program",
+    "awaiting_input": "Whether the run waits for you to pick a thread",
+}
+
+
 class RaceConditionsEngine(Engine):
     slug = "race-conditions"
     topic_slug = "race-conditions"
@@ -911,6 +976,9 @@ class RaceConditionsEngine(Engine):
     Params = RaceParams
     Action = RaceAction
     analyses = {"explore": "Explore every interleaving"}
+    entity_kinds = ENTITY_KINDS
+    metrics = METRICS
+    actions_vary_per_frame = True  # a thread's Run button is unavailable while it blocks or after it ends
     presets = (
         Preset(
             "counter-lost-update",
@@ -1016,7 +1084,6 @@ class RaceConditionsEngine(Engine):
         super().__init__(params, rng)
         self.program = build_program(params)
         self._rng_start = rng.getstate()  # reset() replays the same random choices
-        self.reset()
 
     # -- the contract ----------------------------------------------------
 
@@ -1089,8 +1156,6 @@ class RaceConditionsEngine(Engine):
         return self.frame
 
     def apply(self, action: Any) -> Event | None:
-        if isinstance(action, Mapping):
-            action = self.parse_action(action)
         name = self._name
         if self.done:
             raise ValueError("Every thread has finished; reset to run again.")
@@ -1258,6 +1323,9 @@ class RaceConditionsEngine(Engine):
             why = _BLOCKED_BECAUSE[prog.scenario].format(h=h)
             if prog.fix == "once":  # the check inside the lock reads done, not instance
                 why = f"check done again until {h} has finished and unlocked"
+            elif prog.scenario == "check_then_act" and pre.memory[0] not in (0, eff.before):
+                # Someone else holds the seat: the holder sees it taken (or already has) and books nothing.
+                why = f"check the seat until {h} has seen it taken and unlocked"
             text = f"{me} blocks: {h} holds {prog.lock_name}, so {me} cannot {why}."
             events.append(Event("blocked", f"{me} waits for {prog.lock_name} (held by {h}).", actor=me, severity="warn"))
         elif op == LOCK:
@@ -1336,7 +1404,20 @@ class RaceConditionsEngine(Engine):
                 out.append(u)
         return out
 
+    def _loaded(self, s: MachineState, u: int) -> int:
+        """The counter value thread u loaded; u is between its load and its store."""
+        return s.regs[u][0] - (1 if self.program.instrs[s.pcs[u]].op == WRITE else 0)
+
+    def _names(self, items: list[Any], *, threads: bool = True) -> str:
+        """"T1", "T1 and T2", "T1, T2 and T3" (or plain values with threads=False)."""
+        words = [self._name(u) if threads else str(u) for u in items]
+        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
     def _counter_words(self, pre: MachineState, post: MachineState, eff: Effect, events: list[Event]) -> str:
+        # The counter's value is the number of increments its stored value carries (each store
+        # writes what it loaded plus one), so lost_updates = increments done - counter, and a
+        # store of w over b moves it by b + 1 - w: up when it writes an older count, down when
+        # it writes back a count that an earlier store had set back. Every move gets a log line.
         name, t, op = self._name, eff.thread, eff.instr.op
         me = name(t)
         fix = self.program.fix
@@ -1346,30 +1427,63 @@ class RaceConditionsEngine(Engine):
                 "so no other thread could load the old value in between and no increment can be lost."
             )
         if op == READ:
-            busy = self._mid_increment(pre, t)
+            x = eff.before
             if fix == "mutex":
-                return f"{me} loaded counter = {eff.before} while holding m: no one else can load it before {me} stores it back."
-            if busy:
-                u = busy[0]
-                seen = pre.regs[u][0] - (1 if self.program.instrs[pre.pcs[u]].op == WRITE else 0)
+                return f"{me} loaded counter = {x} while holding m: no one else can load it before {me} stores it back."
+            busy = self._mid_increment(pre, t)
+            # Threads that loaded the same value and have not stored: every one of them will
+            # store x + 1, and none of their values carries another's increment, so at most
+            # one of these increments can ever be in the counter.
+            same = [u for u in busy if self._loaded(pre, u) == x]
+            if same:
+                k = len(same)
+                if k == 1:
+                    return (
+                        f"{me} loaded counter = {x}, but {name(same[0])} already loaded {x} too and has not stored back "
+                        f"yet: both will store {x + 1}, so at most one of the two increments can count. Unless another "
+                        "store comes between theirs, the second will overwrite the first."
+                    )
                 return (
-                    f"{me} loaded counter = {eff.before}, but {name(u)} already loaded {seen} and has not stored "
-                    "back yet: whichever stores second will overwrite the other's increment."
+                    f"{me} loaded counter = {x}, but {self._names(same)} already loaded {x} too and have not stored "
+                    f"back yet: all {k + 1} will store {x + 1}, so at most one of these {k + 1} increments can count."
                 )
-            return f"{me} loaded counter = {eff.before} into its register. Until it stores tmp + 1 back, the shared counter still says {eff.before}."
+            if busy:
+                # u loaded a value the counter no longer holds: some store came after u's load,
+                # and u's value does not carry that store's increment.
+                u = busy[0]
+                return (
+                    f"{me} loaded counter = {x}. {name(u)} loaded {self._loaded(pre, u)} earlier and has not stored "
+                    f"back yet; the counter has changed since, so {name(u)}'s store will leave it short of the "
+                    "increments done."
+                )
+            return (
+                f"{me} loaded counter = {x} into its register. Nothing stops another thread from storing to "
+                f"counter before {me} stores tmp + 1 back."
+            )
         if op == ADD:
-            return f"{me} added 1 in its own register: tmp = {eff.after}. The shared counter still says {post.memory[0]}; other threads cannot see tmp."
+            now, x = post.memory[0], eff.after - 1
+            # The detector forgets every read of counter at each store to it, so this thread's
+            # read is still recorded exactly when no store has come since its load.
+            untouched = t in self.detector.reads.get("counter", {})
+            if untouched:
+                says = f"still says {now}"
+            elif now == x:
+                says = f"says {now} again, but another thread has stored to it since {me} loaded it"
+            else:
+                says = f"now says {now}, not the {x} {me} loaded"
+            return f"{me} added 1 in its own register: tmp = {eff.after}. The shared counter {says}; other threads cannot see tmp."
         # WRITE
         before, wrote = eff.before, eff.after
         prev_writer = self.last_writer.get("counter")
-        deficit = before + 1 - wrote
-        if deficit > 0:
+        moved = before + 1 - wrote  # how far lost_updates moves with this store
+        lost_now = self.writes + 1 - wrote  # _record counts this store after the words are made
+        if moved > 0:
             who = name(prev_writer) if prev_writer is not None else "another thread"
-            lost = f"{deficit} increment{'s' if deficit > 1 else ''}"
+            lost = f"{moved} increment{'s' if moved > 1 else ''}"
             events.append(
                 Event(
                     "lost-update",
-                    f"Lost update: {me} stored {wrote} over {before}; {lost} erased.",
+                    f"Lost update: {me} stored {wrote} over {before}; {lost} erased. Lost so far: {lost_now}.",
                     actor=me,
                     severity="error",
                 )
@@ -1378,14 +1492,44 @@ class RaceConditionsEngine(Engine):
                 f"{me} stored counter = {wrote} over the {before} that {who} stored: {lost} lost, because {me} "
                 f"loaded counter before {who} stored its result."
             )
-        busy = self._mid_increment(post, t)
-        if busy and fix == "none":
-            u = busy[0]
-            return (
-                f"{me} stored counter = {wrote}. {name(u)} still holds an older value in its register, "
-                f"so its store will undo this one."
+        if moved < 0:
+            back = f"{-moved} increment{'s' if -moved > 1 else ''}"
+            events.append(
+                Event(
+                    "update-restored",
+                    f"{me} stored {wrote} over {before}: it had loaded {wrote - 1}, more than the counter held, so "
+                    f"{back} counted lost {'are' if -moved > 1 else 'is'} back. Lost so far: {lost_now}.",
+                    actor=me,
+                    severity="warn",
+                )
             )
-        return f"{me} stored counter = {wrote}." + (" It still holds m, so no one has read the old value." if fix == "mutex" else "")
+            return (
+                f"{me} stored counter = {wrote} over {before}: it loaded {wrote - 1} before the counter was set back "
+                f"below that, so this store brings back {back} that had been counted lost."
+            )
+        if fix == "none":
+            # Every thread still between load and store loaded before this store. One that
+            # loaded less than this store wrote will write back a smaller count.
+            stale = [u for u in self._mid_increment(post, t) if self._loaded(post, u) < wrote]
+            if len(stale) == 1:
+                u = stale[0]
+                x = self._loaded(post, u)
+                k = wrote - x
+                return (
+                    f"{me} stored counter = {wrote}. {name(u)} loaded {x} before this store and has not stored yet: "
+                    f"if no other store comes first, its store of {x + 1} will overwrite this one, erasing "
+                    f"{k} increment{'s' if k > 1 else ''}."
+                )
+            if stale:
+                values = self._names([self._loaded(post, u) for u in stale], threads=False)
+                return (
+                    f"{me} stored counter = {wrote}. {self._names(stale)} loaded older values ({values}) before this "
+                    "store and have not stored yet: if one of them stores next, it will overwrite this one and "
+                    "erase increments."
+                )
+        return f"{me} stored counter = {wrote}." + (
+            f" It still holds m, so no other thread has loaded counter since {me} did." if fix == "mutex" else ""
+        )
 
     def _booking_words(self, pre: MachineState, eff: Effect, events: list[Event]) -> str:
         name, t, op = self._name, eff.thread, eff.instr.op
@@ -1398,9 +1542,10 @@ class RaceConditionsEngine(Engine):
                 return f"{me} sees seat 12A free, and holds m: no one else can check until {me} has booked it."
             between = [u for u in range(prog.threads) if u != t and pre.pcs[u] < prog.end and prog.instrs[pre.pcs[u]].op == BOOK]
             if between:
+                k = len(between)
                 return (
-                    f"{me} sees seat 12A free too: {name(between[0])} has checked but not booked yet, "
-                    "so both will book it."
+                    f"{me} sees seat 12A free too: {self._names(between)} {'has' if k == 1 else 'have'} checked but "
+                    f"not booked yet, so {'both' if k == 1 else f'all {k + 1}'} will book it."
                 )
             return f"{me} sees seat 12A free and will book it. Nothing stops another customer checking in the gap before {me} books."
         # BOOK
@@ -1414,9 +1559,12 @@ class RaceConditionsEngine(Engine):
                     severity="error",
                 )
             )
+            # Everyone told so far (their booked register is set), and now this customer too.
+            told = [u for u in range(prog.threads) if pre.regs[u][0] or u == t]
+            everyone = f"Both {self._names(told)} were" if len(told) == 2 else f"{self._names(told)} were all"
             return (
                 f"{me} booked seat 12A over {prev}'s booking: its check was stale by the time it acted. "
-                f"Both customers were told the seat is theirs."
+                f"{everyone} told the seat is theirs."
             )
         return f"{me} booked seat 12A and told its customer."
 
@@ -1447,15 +1595,18 @@ class RaceConditionsEngine(Engine):
                 return f"Holding m, {me} {checks}: {found}, so {me} creates the object."
             if eff.jumped:
                 if field == GARBAGE:
+                    # The pointer is published and the constructor's store has not happened yet;
+                    # whether it lands before this thread's read of the field is up to the schedule.
+                    maker = name(self.last_writer.get("instance"))
                     return (
-                        f"{me} sees instance != NULL without locking and skips the lock, but the constructor has not run: "
-                        f"{me} is about to use a half-built object."
+                        f"{me} sees instance != NULL without locking and skips the lock, but {maker}'s constructor has "
+                        f"not stored field = 42 yet: if {me} reads the field before that store, it gets a half-built object."
                     )
                 return (
                     f"{me} sees instance != NULL without locking and skips straight to using it. Nothing orders this read "
                     "after the constructor's store; this time the store happened to come first."
                 )
-            return f"{me} sees instance == NULL without locking, so it goes to lock m and create it."
+            return f"{me} sees instance == NULL without locking, so it takes the slow path: lock m, then check again."
         if op == ALLOC:
             return f"{me} allocated memory for the object; its field holds garbage until the constructor runs."
         if op == PUBLISH:
@@ -1466,13 +1617,30 @@ class RaceConditionsEngine(Engine):
                     "see a non-NULL pointer to garbage."
                 )
             if fix == "mutex":
+                # It holds m: every other thread is still before its lock(), and checks instance only
+                # after taking m, that is after this thread has constructed the object and unlocked;
+                # its later read of instance->field, after its own unlock, comes after that too.
                 return (
-                    f"{me} stored the pointer before constructing, but every other thread reads instance only while "
-                    "holding m, so none can see the half-built object."
+                    f"{me} stored the pointer before constructing, but it holds m, and every other thread first looks "
+                    f"at instance after taking m, so after {me} has constructed the object and unlocked: none can see "
+                    "it half-built."
                 )
             return f"{me} stored instance = p. No one reads it until they have seen done == true, which comes next."
         if op == CONSTRUCT:
-            return f"{me}'s constructor stored field = 42."
+            text = f"{me}'s constructor stored field = 42."
+            # Without the fix the creator holds m here, so a thread waiting to read the field saw
+            # the pointer on the unlocked fast path, before this store.
+            early = [
+                u for u in range(prog.threads)
+                if fix == "none" and u != t and pre.pcs[u] < prog.end and prog.instrs[pre.pcs[u]].op == USE
+            ]
+            if early:
+                k = len(early)
+                text += (
+                    f" {self._names(early)} already saw the pointer and {'has' if k == 1 else 'have'} not read the "
+                    f"field yet: {'it' if k == 1 else 'they'} will read 42, but only because this store happened to come first."
+                )
+            return text
         if op == SET_DONE:
             return (
                 f"{me} stored done = true with release: every write before it (field = 42, instance = p) "
@@ -1510,9 +1678,14 @@ class RaceConditionsEngine(Engine):
                 if u != t and pre.pcs[u] < prog.end and prog.instrs[pre.pcs[u]].op == WRITE_AT and pre.regs[u][0] == off
             ]
             if same:
+                if len(same) == 1:
+                    return (
+                        f"{me}'s lseek also returns offset {off}: {name(same[0])} has found the end but not written yet, "
+                        "so both will write at the same offset and one line will overwrite the other."
+                    )
                 return (
-                    f"{me}'s lseek also returns offset {off}: {name(same[0])} has found the end but not written yet, "
-                    "so both will write at the same offset and one line will overwrite the other."
+                    f"{me}'s lseek also returns offset {off}: {self._names(same)} have found the end but not written yet, "
+                    f"so all {len(same) + 1} will write at that offset and only the last line written there will survive."
                 )
             return f"{me}'s lseek finds the end of app.log at offset {off}. Until {me} writes, another process can append and move the real end."
         if op == APPEND:

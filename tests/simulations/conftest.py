@@ -1,10 +1,21 @@
-"""Fixtures for the simulation core's tests: a small timed engine registered for the tests only."""
+"""Fixtures for the simulation core's tests: a small timed engine served for the tests only."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.simulations.pingpong import PingPong  # noqa: F401  (registers "ping-pong")
+from simulations import process, registry, render
+from tests.simulations.pingpong import PingPong
+
+
+@pytest.fixture(autouse=True)
+def ping_pong_served():
+    """The toy engine is served (registry, socket, API; drawn by the generic stage) while
+    each test here runs, and the process's shared state starts empty."""
+    process.reset()
+    with registry.installed(PingPong), render.installed(PingPong.slug, render.GENERIC):
+        yield PingPong
+    process.reset()
 
 
 @pytest.fixture

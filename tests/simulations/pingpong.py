@@ -3,17 +3,17 @@
 Virtual clock, discrete events in a heap (like SimPy, without it): the ball
 arrives after `latency_ms` (plus jitter from the seeded rng); a sender that sees
 no reply within `timeout_ms` retransmits. The "drop" action loses the ball in
-flight, so the timeout fires. Lives in tests/ on purpose: not an app engine.
+flight, so the timeout fires. Lives in tests/ on purpose: not an app engine. Tests serve it through
+`registry.installed(PingPong)` (tests/simulations/conftest.py), never at import.
 """
 
 from __future__ import annotations
 
 import heapq
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 from pydantic import Field
 
-from simulations import registry
 from simulations.engines.base import Action, Engine, Entity, Event, Frame, Params, Preset
 
 
@@ -46,7 +46,17 @@ class Pause(Action):
 PingPongAction = Annotated[Drop | Delay | Pause, Field(discriminator="type")]
 
 
-@registry.register
+class NodeState(TypedDict):
+    paused: bool
+    x: int
+
+
+class BallState(TypedDict):
+    src: str
+    dst: str
+    lost: bool
+
+
 class PingPong(Engine):
     slug = "ping-pong"
     topic_slug = "test-only-no-such-topic"  # shows on no page; tests attach it via a preset
@@ -56,6 +66,13 @@ class PingPong(Engine):
     Action = PingPongAction
     max_steps = 60
     analyses = {"summary": "Summary", "boom": "Always fails"}
+    entity_kinds = {"node": NodeState, "packet": BallState}
+    metrics = {
+        "rounds": "Round trips completed",
+        "sent": "Balls sent, first serves and resends",
+        "lost": "Balls lost in flight",
+        "clock_ms": "Virtual time in milliseconds",
+    }
     presets = (
         Preset(slug="lossy", name="Lossy link", description="The first ball is dropped.",
                params={"latency_ms": 200}, seed=7, actions=((1, {"type": "drop"}),)),

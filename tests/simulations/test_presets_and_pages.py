@@ -84,10 +84,11 @@ def test_each_key_feature_of_the_topic_has_a_seeded_preset(topic):
     assert engine_presets <= set(SimulationPreset.objects.filter(topic=topic).values_list("slug", flat=True))
 
 
-def test_instructors_may_add_change_and_view_presets_but_not_delete():
+def test_instructors_manage_presets_fully():
+    # Issue 8: a preset attached by mistake must be removable by the instructors themselves.
     codenames = set(Group.objects.get(name="Instructors").permissions.values_list("codename", flat=True))
-    assert {"add_simulationpreset", "change_simulationpreset", "view_simulationpreset"} <= codenames
-    assert "delete_simulationpreset" not in codenames
+    assert {"add_simulationpreset", "change_simulationpreset", "view_simulationpreset",
+            "delete_simulationpreset"} <= codenames
 
 
 # --------------------------------------------------------------------------- admin validation
@@ -169,7 +170,9 @@ def test_an_instructor_can_open_the_preset_admin(client):
     assert client.get("/admin/simulations/simulationpreset/").status_code == 200
     assert client.get("/admin/simulations/simulationpreset/add/").status_code == 200
     preset = SimulationPreset.objects.first()
-    assert client.get(f"/admin/simulations/simulationpreset/{preset.pk}/delete/").status_code == 403
+    assert client.get(f"/admin/simulations/simulationpreset/{preset.pk}/delete/").status_code == 200
+    response = client.post(f"/admin/simulations/simulationpreset/{preset.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not SimulationPreset.objects.filter(pk=preset.pk).exists()
 
 
 # --------------------------------------------------------------------------- "See it" links
@@ -286,3 +289,19 @@ def test_panels_and_see_it_links_cost_one_query(client):
     preset_queries = [q["sql"] for q in queries.captured_queries if "simulationpreset" in q["sql"]]
     assert len(preset_queries) == 1
     assert html.count('class="sim-see-it"') == 4
+
+
+def test_the_panel_stands_between_the_summary_and_the_explanation_with_see_it_links(client):
+    html = page(client)
+    lede = html.index('class="lede"')
+    panel = html.index(f'id="{PANEL}"')
+    how = html.index('id="how-it-works"')
+    assert lede < panel < how
+    features = html.split('id="key-features"', 1)[1].split("</ul>", 1)[0]
+    items = re.findall(r"<li\b.*?</li>", features, flags=re.S)
+    with_links = [item for item in items if 'class="sim-see-it"' in item]
+    presets = {p.key_feature.text for p in SimulationPreset.objects.filter(topic__slug=RACE, key_feature__isnull=False)}
+    assert presets and len(with_links) == len(presets)
+    for text in presets:
+        item = next(i for i in items if text in i)
+        assert "See it" in item and "?preset=" in item

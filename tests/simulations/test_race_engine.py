@@ -53,7 +53,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def make(seed: int = 1, **params) -> Engine:
-    return Engine(Engine.parse_params(params), random.Random(seed))
+    """A fresh engine standing at frame 0 (the app calls reset() once, as here)."""
+    engine = Engine(Engine.parse_params(params), random.Random(seed))
+    engine.reset()
+    return engine
 
 
 def pick(engine: Engine, *threads: int) -> list[Frame]:
@@ -111,7 +114,7 @@ def entity(frame: Frame, kind: str) -> dict:
 
 def run_preset(preset, limit: int = 500) -> list[Frame]:
     """Actions at step s are applied when the engine shows frame s."""
-    engine = Engine(Engine.parse_params(preset.params), random.Random(preset.seed))
+    engine = make(preset.seed, **preset.params)
     by_step: dict[int, list] = {}
     for s, a in preset.actions:
         by_step.setdefault(s, []).append(a)
@@ -660,7 +663,7 @@ def test_explorer_caps_the_biggest_counter_and_says_so():
 
 
 def frames_for(params: dict, seed: int, actions: list[tuple[int, dict]], steps: int) -> list[Frame]:
-    engine = Engine(Engine.parse_params(params), random.Random(seed))
+    engine = make(seed, **params)
     frames = [engine.frame]
     for _ in range(steps):
         for s, a in actions:
@@ -694,6 +697,7 @@ def _digest_script() -> str:
         "out = []\n"
         "for p in E.presets:\n"
         "    e = E(E.parse_params(p.params), random.Random(p.seed))\n"
+        "    e.reset()\n"
         "    acts = {}\n"
         "    for s, a in p.actions: acts.setdefault(s, []).append(a)\n"
         "    frames = [e.frame]\n"

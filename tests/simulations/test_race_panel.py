@@ -19,6 +19,12 @@ from tests.simulations.html import Message, parse
 P = "sim-race-conditions"
 
 
+def started(params, seed: int) -> Engine:
+    engine = Engine(params, random.Random(seed))
+    engine.reset()  # frame 0, as the app builds it
+    return engine
+
+
 def buttons(params: dict) -> list[tuple[str, dict]]:
     return Engine.action_buttons(Engine.parse_params(params))
 
@@ -55,7 +61,7 @@ def session(params: dict, seed: int = 1, actions=()) -> RunSession:
 
 def test_the_base_engine_keeps_schema_generated_buttons():
     assert BaseEngine.action_buttons(Engine.parse_params({})) is None
-    assert BaseEngine.action_unavailable(Engine(Engine.parse_params({}), random.Random(1)).frame, {}) is None
+    assert BaseEngine.action_unavailable(started(Engine.parse_params({}), 1).frame, {}) is None
 
 
 @pytest.mark.parametrize("threads", [2, 3, 4])
@@ -82,14 +88,14 @@ def test_no_preempt_where_it_means_nothing():
 )
 def test_every_button_is_a_valid_action_the_engine_accepts_at_the_start(params):
     for _, action in buttons(params):
-        engine = Engine(Engine.parse_params(params), random.Random(1))
+        engine = started(Engine.parse_params(params), 1)
         engine.apply(Engine.parse_action(action))  # raises if the button could never work
 
 
 @pytest.mark.parametrize("preset", Engine.presets, ids=lambda p: p.slug)
 def test_unavailable_marks_agree_with_what_apply_refuses_on_every_frame(preset):
     params = Engine.parse_params(preset.params)
-    engine = Engine(params, random.Random(preset.seed))
+    engine = started(params, preset.seed)
     choices = buttons(preset.params)
     for _ in range(200):
         for _, action in choices:

@@ -17,7 +17,9 @@ SVG_TAGS = {"svg", "g", "rect", "text", "tspan", "line", "path"}
 
 
 def make(seed: int = 1, **params) -> Engine:
-    return Engine(Engine.parse_params(params), random.Random(seed))
+    engine = Engine(Engine.parse_params(params), random.Random(seed))
+    engine.reset()  # frame 0, as the app builds it
+    return engine
 
 
 def pick(engine: Engine, *threads: int) -> Frame:
@@ -66,7 +68,7 @@ def test_stage_is_one_svg_with_the_id_and_an_accessible_name():
 
 @pytest.mark.parametrize("preset", Engine.presets, ids=lambda p: p.slug)
 def test_every_frame_of_every_preset_renders_real_svg(preset):
-    engine = Engine(Engine.parse_params(preset.params), random.Random(preset.seed))
+    engine = make(preset.seed, **preset.params)
     for frame in all_frames(engine):
         root = parse(render_stage(frame, "stage"))
         tags = {local(el.tag) for el in root.iter()}

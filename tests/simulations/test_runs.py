@@ -92,7 +92,7 @@ def test_an_action_behind_the_live_edge_branches_and_the_branch_replays():
     assert session.last == 3, "the recorded future after the branch point is dropped"
     session.seek(6)
     assert dicts(session.frames[4:7]) != original_after_3
-    branched = session.current_spec()
+    branched = session.spec
     assert [(a.step, a.action.type) for a in branched.actions] == [(3, "drop")]
     assert dicts(replay(PingPong, branched, 6)) == dicts(session.frames[:7])
 
@@ -102,10 +102,10 @@ def test_an_action_the_engine_rejects_changes_nothing():
     session.seek(4)
     session.seek(2)
     session.apply(PingPong.parse_action({"type": "drop"}))
-    before = (session.last, dicts(session.frames), session.current_spec())
+    before = (session.last, dicts(session.frames), session.spec)
     with pytest.raises(ValueError):
         session.apply(PingPong.parse_action({"type": "drop"}))  # nothing left in flight to drop
-    assert (session.last, dicts(session.frames), session.current_spec()) == before
+    assert (session.last, dicts(session.frames), session.spec) == before
 
 
 def test_the_log_up_to_a_step_includes_action_lines_in_order():
@@ -231,26 +231,27 @@ def test_default_run_uses_the_defaults():
 def test_a_session_holds_at_most_max_actions_so_its_permalink_still_opens(monkeypatch):
     # The cap the permalink enforces (decode_run), held by the session too: the socket adds
     # one action per message and used to go past it, leaving a link that no longer opened.
-    monkeypatch.setattr(runs, "MAX_ACTIONS", 3)
+    monkeypatch.setattr(runs.session, "MAX_ACTIONS", 3)
+    monkeypatch.setattr(runs.spec, "MAX_ACTIONS", 3)
     session = RunSession(PingPong, spec())
     session.seek(2)
     for _ in range(3):
         session.apply(PingPong.parse_action({"type": "delay", "ms": 10}))
-    before = (session.current_spec(), session.token())
+    before = (session.spec, session.token())
     with pytest.raises(ValueError, match="already holds 3 actions"):
         session.apply(PingPong.parse_action({"type": "delay", "ms": 10}))
-    assert (session.current_spec(), session.token()) == before
-    assert decode_run(session.token(), registry.get)[1] == session.current_spec()
+    assert (session.spec, session.token()) == before
+    assert decode_run(session.token(), registry.get)[1] == session.spec
     session.seek(1)  # a branch drops the actions after its step, so there is room again
     session.apply(PingPong.parse_action({"type": "delay", "ms": 10}))
-    assert [a.step for a in session.current_spec().actions] == [1]
+    assert [a.step for a in session.spec.actions] == [1]
 
 
 def test_an_object_with_thousands_of_unknown_fields_gets_a_short_error_list():
     with pytest.raises(RunError) as info:
         parse_run(PingPong, {f"k{i}": 1 for i in range(5000)}, 1)
     errors = info.value.errors
-    assert len(errors) == runs.MAX_FIELD_ERRORS + 1
+    assert len(errors) == runs.errors.MAX_FIELD_ERRORS + 1
     assert errors[0].field == "params.k0" and errors[-1].field == "params"
     assert "4980 more errors" in errors[-1].msg
 

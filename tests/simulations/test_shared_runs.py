@@ -9,7 +9,8 @@ from typing import ClassVar
 
 import pytest
 
-from simulations import consumers, registry
+from simulations import process, registry
+from simulations.render.messages import MessageCache
 from simulations.render.panel import PanelRenderer, ViewState
 from simulations.runs import (
     RunSession,
@@ -19,7 +20,6 @@ from simulations.runs import (
     encode_run,
     parse_run,
     replay,
-    shared_store,
 )
 from tests.simulations.pingpong import PingPong
 
@@ -142,10 +142,10 @@ def test_a_branch_in_one_session_does_not_change_the_other():
     a.seek(8)
     assert dicts(a.frames) != before
     assert dicts(b.frames) == before and b.last == 8 and b.token() == token
-    assert b.current_spec() == spec() and a.current_spec() != spec()
+    assert b.spec == spec() and a.spec != spec()
     assert all(x is y for x, y in zip(a.frames[:4], b.frames[:4])), "frames before the branch are shared"
     # Both go on as replays of their own runs.
-    assert dicts(a.frames_upto(20)) == dicts(replay(PingPong, a.current_spec(), 20))
+    assert dicts(a.frames_upto(20)) == dicts(replay(PingPong, a.spec, 20))
     assert dicts(b.frames_upto(20)) == dicts(replay(PingPong, spec(), 20))
 
 
@@ -197,7 +197,7 @@ def test_an_action_at_the_live_edge_takes_over_the_engine_and_the_old_run_still_
     a.seek(8)
     b.seek(8)  # the old run must grow past 3 again: it replays, then steps on
     assert dicts(b.frames) == dicts(replay(PingPong, spec(), 8))
-    assert dicts(a.frames) == dicts(replay(PingPong, a.current_spec(), 8))
+    assert dicts(a.frames) == dicts(replay(PingPong, a.spec, 8))
 
 
 def test_rendered_html_is_shared_per_render_key_and_separate_across_keys():
@@ -254,7 +254,7 @@ def test_permalinks_reopen_the_shared_run():
     a.apply(PingPong.parse_action({"type": "delay", "ms": 80}))
     a.seek(9)
     engine_cls, decoded = decode_run(a.token(), registry.get)
-    assert a.token() == encode_run(PingPong, a.current_spec())
+    assert a.token() == encode_run(PingPong, a.spec)
     reopened = RunSession(engine_cls, decoded, store=store)
     assert reopened.track is a.track, "the link's run is the same run"
     reopened.seek(9)
@@ -293,7 +293,7 @@ def test_the_store_bounds_the_frames_and_html_it_holds():
 
 
 def test_html_is_kept_for_a_bounded_number_of_render_keys():
-    from simulations.runs import MAX_RENDER_KEYS
+    from simulations.runs.tracks import MAX_RENDER_KEYS
 
     store = RunStore()
     sessions = [RunSession(PingPong, spec(), render=renderer([]), store=store, render_key=f"p{i}")
@@ -306,10 +306,10 @@ def test_html_is_kept_for_a_bounded_number_of_render_keys():
 
 
 def test_each_thread_has_its_own_store():
-    mine = shared_store()
-    assert shared_store() is mine
+    mine = process.current().store
+    assert process.current().store is mine
     theirs = []
-    thread = threading.Thread(target=lambda: theirs.append(shared_store()))
+    thread = threading.Thread(target=lambda: theirs.append(process.current().store))
     thread.start()
     thread.join()
     assert theirs[0] is not mine
@@ -336,17 +336,18 @@ def test_cached_messages_are_the_panel_s_messages():
     a, b = (RunSession(PingPong, spec(), render=panel.frame_html, store=store, render_key=panel.prefix)
             for _ in range(2))
     view = ViewState(playing=True, speed=2.0)
+    messages = MessageCache()
     for _ in range(5):
         a.forward()
         b.forward()
-        first = consumers.step_message(panel, a, view)
-        assert consumers.step_message(panel, b, view) is first, "built once for both viewers"
+        first = messages.step(panel, a, view)
+        assert messages.step(panel, b, view) is first, "built once for both viewers"
         assert first == panel.step_message(b, view)
     b.seek(2)
-    assert consumers.jump_message(panel, b, view) == panel.jump_message(b, view)
+    assert messages.jump(panel, b, view) == panel.jump_message(b, view)
     paused = ViewState(playing=False, speed=2.0)
-    assert consumers.step_message(panel, a, paused) == panel.step_message(a, paused)
-    assert consumers.step_message(panel, a, paused) != consumers.step_message(panel, a, view)
+    assert messages.step(panel, a, paused) == panel.step_message(a, paused)
+    assert messages.step(panel, a, paused) != messages.step(panel, a, view)
 
 
 def test_a_failing_engine_step_leaves_the_track_replayable(monkeypatch):
@@ -375,8 +376,6 @@ async def test_viewers_of_one_run_on_the_socket_share_its_steps_and_renders(monk
 
     from simulations.routing import websocket_urlpatterns
 
-    shared_store().clear()
-    consumers._open_by_client.clear()
     steps, renders = [], []
     real_step, real_render = PingPong.step, PanelRenderer.frame_html
 
@@ -408,4 +407,3 @@ async def test_viewers_of_one_run_on_the_socket_share_its_steps_and_renders(monk
     assert messages[0] == messages[1] == messages[2], "every viewer at a step gets the same message"
     for comm in comms:
         await comm.disconnect()
-    consumers._open_by_client.clear()

@@ -1,0 +1,277 @@
+"""What the socket does with each command, sans IO (h11-style): given a viewer and a
+command, change the viewer's session and view, and say what to send and what to start
+or stop. The consumer awaits and sends; everything else is here, testable without a socket.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from simulations import protocol, registry
+from simulations.engines.base import Engine
+from simulations.process import ProcessState
+from simulations.protocol import Command, ProtocolError
+from simulations.render.panel import PanelRenderer, ViewState
+from simulations.runs import (
+    MAX_SEED,
+    FieldError,
+    RunError,
+    RunSession,
+    RunSpec,
+    decode_run,
+    default_run,
+    parse_action,
+    parse_params,
+    parse_whole,
+)
+
+#: One frame every BASE_INTERVAL / speed seconds while playing.
+BASE_INTERVAL = 0.6
+
+
+@dataclass
+class Viewer:
+    """One socket's run and view."""
+
+    panel: PanelRenderer
+    proc: ProcessState
+    session: RunSession = field(init=False)
+    view: ViewState = field(default_factory=ViewState)
+    #: Set by the consumer while an analysis of this viewer's computes.
+    analysing: bool = False
+
+    @property
+    def engine_cls(self) -> type[Engine]:
+        return self.panel.engine_cls
+
+    def open(self, spec: RunSpec) -> RunSession:
+        """Show `spec`. Viewers of the same run share its frames and, per panel prefix (the
+        HTML names its DOM ids after it), its rendered HTML: one engine step and one render
+        per frame, however many viewers."""
+        self.session = RunSession(self.engine_cls, spec, render=self.panel.frame_html,
+                                  store=self.proc.store, render_key=self.panel.prefix)
+        return self.session
+
+    def load(self, token: str | None, step: Any) -> None:
+        """Open a permalink token at a step (both optional). Raises RunError, changing nothing."""
+        if token:
+            engine_cls, spec = decode_run(token, registry.get)
+            if engine_cls is not self.engine_cls:
+                raise RunError([FieldError(("run",), f"this link is for the {engine_cls.title} simulation")])
+        else:
+            spec = default_run(self.engine_cls)
+        index = parse_whole(step, ("step",), 0, self.engine_cls.max_steps) if step not in (None, "") else 0
+        self.open(spec).seek(index)
+
+    @property
+    def interval(self) -> float:
+        """Seconds between frames while playing."""
+        return BASE_INTERVAL / self.view.speed
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to do after a command: send `text` (if any), stop playing, start playing after
+    `play_after` seconds (restarting if it plays), or compute an analysis."""
+
+    text: str = ""
+    stop: bool = False
+    play_after: float | None = None
+    analyse: tuple[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One step of play: the message to send, and the seconds to the next (None: stop)."""
+
+    text: str
+    next_in: float | None
+
+
+# --------------------------------------------------------------------------- connecting
+
+
+def connect(engine_cls: type[Engine], request: protocol.Connect, proc: ProcessState) -> tuple[Viewer, Reply]:
+    viewer = Viewer(PanelRenderer(engine_cls, request.prefix), proc)
+    notice, errors = "", []
+    try:
+        viewer.load(request.run, request.step)
+    except RunError as exc:
+        viewer.open(default_run(engine_cls))
+        notice, errors = "That run link could not be opened, so the default run is shown.", exc.errors
+    if request.speed is not None:
+        viewer.view.speed = request.speed
+    play = request.playing and not viewer.session.at_end
+    viewer.view.playing = play  # the state already reads "Pause" when it resumes playing
+    text = viewer.panel.state_message(viewer.session, viewer.view, notice, errors)
+    return viewer, Reply(text, play_after=viewer.interval if play else None)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def handle(viewer: Viewer, command: Command) -> Reply:
+    """Carry out one command. Raises ProtocolError or RunError (nothing changed) for one
+    that cannot be carried out."""
+    panel, view = viewer.panel, viewer.view
+    session = viewer.session
+    messages = viewer.proc.messages
+
+    def stop() -> None:
+        view.playing = False
+
+    if isinstance(command, protocol.Play):
+        if command.unpaced_steps is not None:
+            view.playing = True
+            return Reply(stop=True)  # the consumer runs `unpaced_messages`
+        if view.playing:
+            return Reply(controls(viewer))
+        view.playing = True
+        if session.at_end:  # Replay: back to the start, then play
+            session.seek(0)
+            return Reply(messages.jump(panel, session, view), play_after=viewer.interval)
+        return Reply(play_after=0.0)
+    if isinstance(command, protocol.Pause):
+        stop()
+        return Reply(controls(viewer), stop=True)
+    if isinstance(command, protocol.Step):
+        stop()
+        if session.forward() is None:
+            return Reply(controls(viewer, notice="This run has ended: press Replay, step back, or reset."), stop=True)
+        return Reply(messages.step(panel, session, view) + panel.error(), stop=True)
+    if isinstance(command, protocol.Back):
+        stop()
+        if session.back() is None:
+            return Reply(controls(viewer, notice="Already at the first step."), stop=True)
+        return Reply(messages.jump(panel, session, view), stop=True)
+    if isinstance(command, protocol.Seek):
+        before = session.position
+        session.seek(command.index)
+        if session.position == before + 1:
+            return Reply(messages.step(panel, session, view) + panel.error())
+        return Reply(messages.jump(panel, session, view))
+    if isinstance(command, protocol.Speed):
+        view.speed = command.speed
+        text = panel.speed(view) + panel.permalink(session, view) + panel.error()
+        # The new pace applies from now, not after the old (maybe 2.4 s) interval.
+        return Reply(text, play_after=viewer.interval if view.playing else None)
+    if isinstance(command, protocol.Reset):
+        seed = secrets.randbelow(MAX_SEED + 1) if command.seed is None else command.seed
+        stop()
+        viewer.open(replace(session.spec, seed=seed, actions=()))
+        return Reply(panel.state_message(viewer.session, view), stop=True)
+    if isinstance(command, protocol.SetParams):
+        merged = {**session.spec.params.model_dump(), **command.values}
+        try:
+            params = parse_params(viewer.engine_cls, merged)
+        except RunError as exc:
+            text = (panel.error("Those parameters were not accepted; the run is unchanged.", exc.errors)
+                    + panel.params_fieldset(session.spec.params, dict(command.values), exc.errors))
+            return Reply(text)
+        stop()
+        viewer.open(replace(session.spec, params=params, actions=()))
+        return Reply(panel.state_message(viewer.session, view) + panel.analysis_empty(), stop=True)
+    if isinstance(command, protocol.ApplyAction):
+        action = parse_action(viewer.engine_cls, command.values)
+        try:
+            event = session.apply(action)
+        except ValueError as exc:
+            raise ProtocolError(f"Not possible now: {exc}") from None
+        return Reply(panel.action_message(viewer.session, view, event))
+    if isinstance(command, protocol.Analyse):
+        if viewer.analysing:
+            raise ProtocolError("An analysis is already running; wait for it to finish.")
+        label = str(dict(viewer.engine_cls.analyses)[command.name])
+        return Reply(panel.analysis_busy(label) + panel.error(), analyse=(command.name, session.spec.params))
+    if isinstance(command, protocol.Resume):
+        old = viewer.session
+        stop()
+        try:
+            viewer.load(command.run, command.step)
+        except RunError:
+            viewer.session = old
+            raise
+        if command.speed is not None:
+            view.speed = command.speed
+        play = command.playing and not viewer.session.at_end
+        view.playing = play
+        return Reply(panel.state_message(viewer.session, view), stop=True,
+                     play_after=viewer.interval if play else None)
+    if isinstance(command, protocol.SendState):
+        return Reply(panel.state_message(session, view))
+    raise TypeError(f"not a command: {command!r}")
+
+
+def controls(viewer: Viewer, clear_error: bool = True, notice: str = "") -> str:
+    html = viewer.panel.controls(viewer.session, viewer.view)
+    if clear_error or notice:
+        html += viewer.panel.error(notice)
+    return html
+
+
+# --------------------------------------------------------------------------- playing
+
+
+def tick(viewer: Viewer) -> Tick:
+    """The next frame of play, and when the one after it is due."""
+    session, view, panel = viewer.session, viewer.view, viewer.panel
+    if session.awaiting_input:
+        view.playing = False
+        return Tick(panel.controls(session, view) + panel.waiting(), None)
+    frame = session.forward()
+    if frame is None or session.at_end:
+        view.playing = False
+    if frame is None:
+        return Tick(controls(viewer, clear_error=False), None)
+    text = viewer.proc.messages.step(panel, session, view)
+    return Tick(text, viewer.interval if view.playing else None)
+
+
+class Pacer:
+    """Play's schedule: frames due every `interval` from the first, not `interval` after
+    each send returned; a player that fell behind (a slow client or loop) starts a new
+    schedule from now instead of bursting to catch up."""
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.next_at = clock()
+
+    def delay(self, interval: float) -> float:
+        """Seconds to wait before the next frame."""
+        self.next_at += interval
+        now = self.clock()
+        delay = self.next_at - now
+        if delay < 0:
+            self.next_at, delay = now, 0.0
+        return delay
+
+
+def unpaced_messages(viewer: Viewer, steps: int) -> Iterator[str]:
+    """The messages of unpaced play (`make bench`): `steps` frames, then the controls with a
+    bench-done marker. A finished run restarts with the next seed, so the count is always
+    reached. The bench's bare baseline sends exactly these messages, pre-rendered."""
+    panel, view, messages = viewer.panel, viewer.view, viewer.proc.messages
+    sent = 0
+    while sent < steps:
+        if viewer.session.forward() is None:
+            spec = viewer.session.spec
+            viewer.open(replace(spec, seed=(spec.seed + 1) % (MAX_SEED + 1), actions=()))
+            yield messages.jump(panel, viewer.session, view)
+        else:
+            yield messages.step(panel, viewer.session, view)
+        sent += 1
+    view.playing = False
+    yield panel.controls(viewer.session, view) + f'<div id="{panel.prefix}-bench-done" hidden data-frames="{sent}"></div>'
+
+
+def analysis_result(viewer: Viewer, name: str, data: Any) -> str:
+    return viewer.panel.analysis(name, data)
+
+
+def analysis_failed(viewer: Viewer) -> str:
+    return viewer.panel.analysis_empty() + viewer.panel.error(
+        "That analysis failed on the server; the simulation is unaffected."
+    )
