@@ -17,14 +17,15 @@
 
   var LOG_LIMIT = 200;
   var REPEAT_MS = 110;
-  var RETRY_CODES = [1006, 1011, 1012, 1013];
-  var CLOSE_REASONS = {
-    4003: "Closed: the page sent data the server does not accept.",
-    4008: "Closed: too many messages. Reload the page to continue.",
-    4009: "Closed: a message was too large. Reload the page to continue.",
-    4013: "Closed: too many simulations are open. Close some tabs and reload.",
-    4404: "This simulation is not available."
-  };
+  // Close codes and their reasons come from the server (simulations/wire.py), on each
+  // panel's data-sim-wire attribute: one source for both sides.
+  function wireOf(panel) {
+    try {
+      return JSON.parse(panel.getAttribute("data-sim-wire") || "{}");
+    } catch (e) {
+      return {};
+    }
+  }
 
   function panelOf(el) {
     return el && el.closest ? el.closest("[data-sim-panel]") : null;
@@ -87,8 +88,9 @@
     var panel = panelOf(e.target);
     if (!panel) return;
     var code = e.detail && e.detail.event ? e.detail.event.code : 0;
-    if (RETRY_CODES.indexOf(code) >= 0) setStatus(panel, "reconnecting", "Connection lost: reconnecting…");
-    else setStatus(panel, "closed", CLOSE_REASONS[code] || "Disconnected. Reload the page to continue.");
+    var wire = wireOf(panel);
+    if ((wire.retry || []).indexOf(code) >= 0) setStatus(panel, "reconnecting", "Connection lost: reconnecting…");
+    else setStatus(panel, "closed", (wire.close || {})[String(code)] || "Disconnected. Reload the page to continue.");
   });
 
   // ---- focus, timeline drag, log -----------------------------------------------------

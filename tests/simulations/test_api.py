@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from simulations import registry
 from simulations.models import SimulationPreset
-from simulations.runs import parse_run, replay
+
 from tests.simulations.pingpong import PingPong
 
 pytestmark = pytest.mark.django_db
@@ -54,20 +53,32 @@ def test_list_includes_instructors_presets(client):
     assert slow["source"] == "instructor" and slow["topic"] == "race-conditions" and slow["seed"] == 3
 
 
-def test_a_run_returns_the_same_frames_as_the_page_and_socket(client):
+def test_a_run_answers_with_its_frames_and_its_permalink(client):
+    # That these are the frames the socket shows is the contract suite's
+    # test_the_socket_and_the_api_show_the_same_run, on every engine.
     body = {"params": {"latency_ms": 150}, "seed": 42, "steps": 5, "actions": [{"step": 1, "action": {"type": "drop"}}]}
     response = run(client, **body)
     assert response.status_code == 200
     data = response.json()
-    spec = parse_run(PingPong, body["params"], 42, body["actions"])
-    assert data["frames"] == json.loads(json.dumps([f.to_dict() for f in replay(PingPong, spec, 5)]))
     assert [f["index"] for f in data["frames"]] == [0, 1, 2, 3, 4, 5]
+    dropped = data["frames"][2]
+    assert dropped["metrics"]["lost"] == 1, "the action at step 1 applied before frame 2"
     assert data["run"]["params"]["latency_ms"] == 150 and data["run"]["params"]["rounds"] == 4, "partial params"
     assert data["run"]["actions"] == [{"step": 1, "action": {"type": "drop"}}]
     assert data["run"]["permalink"] and data["done"] is False
     frame = data["frames"][1]
     assert {"index", "time", "entities", "metrics", "events", "narration"} <= set(frame)
     assert {"id", "kind"} <= set(frame["entities"][0])
+
+
+def test_the_listing_documents_entity_kinds_and_metrics(client):
+    race = next(e for e in client.get("/api/simulations").json() if e["slug"] == "race-conditions")
+    assert race["entity_kinds"]["thread"]["status"] == "Literal['ready', 'running', 'blocked', 'done']"
+    assert set(race["entity_kinds"]) == {"thread", "memory", "lock", "file", "race"}
+    assert race["metrics"]["lost_updates"] and race["time_unit"] == ""
+    frame = run(client, slug="race-conditions", steps=3).json()["frames"][3]
+    for entity in frame["entities"]:
+        assert set(entity) - {"id", "kind"} == set(race["entity_kinds"][entity["kind"]])
 
 
 def test_a_run_stops_at_its_end(client):

@@ -172,11 +172,6 @@ def test_all_text_is_escaped():
     assert hostile in texts(root)
 
 
-def test_render_is_a_pure_function_of_the_frame():
-    frame = pick(make(scheduler="manual"), 1, 2)
-    assert render_stage(frame, "s") == render_stage(frame, "s")
-
-
 # -- the explorer view ---------------------------------------------------------
 
 
