@@ -13,6 +13,7 @@ class ErrorOut(Schema):
 
 class FieldErrorOut(Schema):
     loc: list[str | int]
+    field: str  # loc after its first part, as a path: "q", "actions[0].step"
     msg: str
     type: str
 
