@@ -404,7 +404,8 @@ class RaftEngine(Engine):
         self._msg_entities: dict[int, tuple[str, float, Entity]] = {}
         self._net_entity: Entity | None = None
         self._log_states: dict[str, list[LogEntryState]] = {}
-        self._log_changed: set[str] = set(self.ids)
+        #: node -> the first log index (1-based) that changed since its log was last drawn
+        self._log_changed: dict[str, int] = dict.fromkeys(self.ids, 1)
 
         intro = self._setup_scenario(p.scenario)
         for node_id in self.ids:
@@ -707,6 +708,7 @@ class RaftEngine(Engine):
         appended = 0
         index = prev
         log = node.log
+        first_change = 0
         for entry in entries:
             index += 1
             if index <= len(log):
@@ -716,10 +718,11 @@ class RaftEngine(Engine):
                 del log[index - 1:]
             log.append(entry)
             appended += 1
+            first_change = first_change or index
         last_new = prev + len(entries)
         if appended or deleted_from:
             self._dirty_logs.add(node.id)
-            self._log_changed.add(node.id)
+            self._log_changed[node.id] = min(self._log_changed.get(node.id, first_change), first_change)
         # Rule 5.
         committed = applied = None
         if m["leader_commit"] > node.commit_index:
@@ -1006,7 +1009,7 @@ class RaftEngine(Engine):
             return self._effect(text, f"{node.id} refuses {command}, as it is not the leader", Event("redirect", f"{node.id} refused {command}: not the leader.", actor=node.id))
         node.log.append((node.term, command))
         self._dirty_logs.add(node.id)
-        self._log_changed.add(node.id)
+        self._log_changed[node.id] = min(self._log_changed.get(node.id, node.last_index), node.last_index)
         self._dirty.add(node.id)
         self._broadcast_append(node)
         return self._effect(
@@ -1126,7 +1129,7 @@ class RaftEngine(Engine):
             if name not in self._CACHES:
                 setattr(twin, name, copy.deepcopy(value, memo))
         twin._node_entities, twin._msg_entities, twin._net_entity = {}, {}, None
-        twin._log_states, twin._log_changed, twin._dirty = {}, set(self.ids), set(self.ids)
+        twin._log_states, twin._log_changed, twin._dirty = {}, dict.fromkeys(self.ids, 1), set(self.ids)
         return twin
 
     def leader(self) -> Node | None:
@@ -1138,9 +1141,11 @@ class RaftEngine(Engine):
 
     def _node_entity(self, node: Node) -> Entity:
         timer = self.sched.timers.get(("heartbeat:" if node.role == "leader" else "election:") + node.id)
-        if node.id in self._log_changed:
-            self._log_states[node.id] = [_entry_state(e) for e in node.log]
-            self._log_changed.discard(node.id)
+        first = self._log_changed.pop(node.id, 0)
+        if first:
+            # Logs change by truncating and appending: keep the drawn prefix, redraw the rest.
+            kept = self._log_states.get(node.id, [])[: first - 1]
+            self._log_states[node.id] = kept + [_entry_state(e) for e in node.log[first - 1:]]
         return Entity(node.id, "node", {
             "role": node.role,
             "term": node.term,
@@ -1152,7 +1157,7 @@ class RaftEngine(Engine):
             "next_index": dict(node.next_index) if node.next_index is not None else None,
             "match_index": dict(node.match_index) if node.match_index is not None else None,
             "votes": list(node.votes) if node.role == "candidate" else [],
-            "timer": {"kind": timer.kind, "start": round(timer.start, 3), "deadline": round(timer.deadline, 3)}
+            "timer": {"kind": timer.kind, "start": timer.start, "deadline": timer.deadline}
             if timer is not None else None,
         })
 
@@ -1165,7 +1170,7 @@ class RaftEngine(Engine):
         entries = m.get("entries")
         entity = Entity(f"m{msg.id}", "message", {
             "type": msg.type, "src": msg.src, "dst": msg.dst, "term": m["term"],
-            "sent_at": round(msg.sent_at, 3), "deliver_at": round(msg.deliver_at, 3),
+            "sent_at": msg.sent_at, "deliver_at": msg.deliver_at,  # the kernel keeps times to the microsecond
             "last_log_index": m.get("last_log_index"), "last_log_term": m.get("last_log_term"),
             "vote_granted": m.get("vote_granted"),
             "prev_log_index": m.get("prev_log_index"), "prev_log_term": m.get("prev_log_term"),
@@ -1202,7 +1207,7 @@ class RaftEngine(Engine):
         live = [n for n in self.nodes.values() if n.role != "crashed"]
         violations = self.mon.violations
         metrics: dict[str, Any] = {
-            "time_ms": round(self.sched.now, 3),
+            "time_ms": self.sched.now,
             "leader": leader.id if leader is not None else "none",
             "term": max((n.term for n in live), default=0),
             "commit_index": leader.commit_index if leader is not None else max((n.commit_index for n in self.nodes.values()), default=0),
@@ -1211,7 +1216,7 @@ class RaftEngine(Engine):
             metrics[name] = "violated" if name in violations else "ok"
         return Frame(
             index=self.index,
-            time=round(self.sched.now, 3),
+            time=self.sched.now,
             entities=tuple(entities),
             metrics=metrics,
             events=tuple(events),

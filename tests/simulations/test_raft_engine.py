@@ -845,3 +845,21 @@ def test_awaiting_input_when_every_server_is_down():
     assert "Every server is down" in f.narration
     act(e, type="restart", node="n1")
     assert not e.awaiting_input
+
+
+@pytest.mark.parametrize("slug", ["figure-7", "figure-8-broken", "leader-crash"])
+def test_cached_entities_equal_entities_built_afresh(slug):
+    """Frames reuse the entities of servers and messages that did not change: at every step
+    they equal what a fresh build from the state gives (a deep copy drops the caches)."""
+    p = preset(slug)
+    e = Engine(Engine.parse_params(p.params), random.Random(p.seed))
+    e.reset()
+    schedule: dict[int, list] = {}
+    for step, action in p.actions:
+        schedule.setdefault(step, []).append(action)
+    for k in range(1, 260):
+        f = e.step()
+        fresh = copy.deepcopy(e)._frame(f.narration, list(f.events))
+        assert [(x.id, x.kind, dict(x.state)) for x in f.entities] == [(x.id, x.kind, dict(x.state)) for x in fresh.entities]
+        for a in schedule.get(k, ()):
+            e.apply(Engine.parse_action(a))

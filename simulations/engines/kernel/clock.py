@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 #: The kind of queue entry that fires a named timer; its ref is the timer's key.
 TIMER = "timer"
@@ -30,8 +31,7 @@ class Timer:
     seq: int  # the queue entry that fires it
 
 
-@dataclass(frozen=True, slots=True)
-class Occurrence:
+class Occurrence(NamedTuple):
     """One queue entry that came due: `kind` and `ref` are what the scheduler was given
     (for a timer: kind "timer", ref its key, and `timer` the Timer, already disarmed)."""
 
@@ -94,7 +94,7 @@ class Scheduler:
         old = self.timers.get(key)
         if old is not None:
             self.cancelled.add(old.seq)
-        deadline = self.now + delay
+        deadline = round(self.now + delay, 3)  # to the microsecond: times read plainly and tie exactly
         seq = self.schedule(deadline, TIMER, key, priority)
         timer = Timer(key, owner, kind, self.now, deadline, seq)
         self.timers[key] = timer

@@ -99,10 +99,14 @@ class Network:
         return self.links.get(link_key(a, b)) or Link()
 
     def latency_of(self, a: str, b: str) -> tuple[float, float]:
+        if not self.links:
+            return self.latency
         own = self.link(a, b).latency
         return own if own is not None else self.latency
 
     def loss_of(self, a: str, b: str) -> float:
+        if not self.links:
+            return self.loss
         own = self.link(a, b).loss
         return own if own is not None else self.loss
 
@@ -182,7 +186,7 @@ class Network:
         lost = loss > 0.0 and rng.random() < loss
         lost_by = "loss" if lost else ""
         extra = 0.0
-        armed = self.armed.get((src, dst))
+        armed = self.armed.get((src, dst)) if self.armed else None
         if armed:
             fault, ms = armed.pop(0)
             if not armed:

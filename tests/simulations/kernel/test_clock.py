@@ -87,3 +87,11 @@ def test_deepcopy_goes_on_identically():
     s.pop()
     twin = copy.deepcopy(s)
     assert drain(twin) == drain(s)
+
+
+def test_timer_deadlines_are_kept_to_the_microsecond():
+    s = Scheduler()
+    s.schedule(0.1, "x", 1)
+    s.pop()
+    t = s.set_timer("t", 0.2)
+    assert t.deadline == 0.3  # not 0.30000000000000004
