@@ -57,12 +57,9 @@ def _node_base(nid: str, role: str, term: int, voted_for: str | None, commit: in
     second = f"term {term}"
     if role == "candidate":
         second += f", {votes} vote{'s' if votes != 1 else ''}"
-    bits = [f"{nid} {role}, term {term}"]
-    if voted_for:
-        bits.append(f"voted {voted_for}")
-    bits.append(f"commit {commit}, applied {applied}")
-    bits.append(_kv(dict(kv)))
-    return StageNode(nid, role, ROLE_SHAPE.get(role, "plain"), (second,), role == "leader", None, "; ".join(bits))
+    # What the labels and the table do not show (the role, term, commit index and state are there).
+    title = f"{nid} voted for {voted_for} in term {term}" if voted_for else f"{nid} has not voted in term {term}"
+    return StageNode(nid, role, ROLE_SHAPE.get(role, "plain"), (second,), role == "leader", None, title)
 
 
 @lru_cache(maxsize=512)
@@ -102,6 +99,7 @@ def _message_of(mid, kind, src, dst, term, sent_at, deliver_at, fate, last_log_i
     elif kind == "RequestVoteReply":
         label, shape, cls = ("Vote \u2713", "circle", "vote-yes") if vote_granted else ("Vote \u2717", "circle", "vote-no")
         detail = "granted" if vote_granted else "refused"
+        kind = "RequestVote reply"
     elif kind == "AppendEntries":
         prev = prev_log_index or 0
         if not entries:
@@ -111,13 +109,14 @@ def _message_of(mid, kind, src, dst, term, sent_at, deliver_at, fate, last_log_i
         else:
             label, cls = f"Append {prev + 1}\u2013{prev + entries}", "append"
         shape = "square"
-        count = f"{entries} entr{'y' if entries == 1 else 'ies'}"
+        count = f"{entries} entr{'y' if entries == 1 else 'ies'}" if entries else "heartbeat"
         detail = f"{count} after {prev} (term {prev_log_term}), commit {leader_commit}"
     else:  # AppendEntriesReply
         label, shape, cls = (f"ACK {match_index}", "triangle", "ack") if success else ("NACK", "triangle", "nack")
         detail = f"success, match {match_index}" if success else "refused: logs differ"
+        kind = "AppendEntries reply"
     drop = fate == "will_drop"
-    title = f"{kind} {src}\u2192{dst}, term {term}: {detail}" + ("; will be lost" if drop else "")
+    title = f"{kind}, term {term}: {detail}" + ("; will be lost" if drop else "")
     return StageMessage(mid, src, dst, sent_at, deliver_at, label, shape, cls, drop, title)
 
 
@@ -138,7 +137,7 @@ def _row_of(nid: str, role: str, commit: int, applied: int, first: int,
         for i, (t, command) in enumerate(entries, start=first)
     )
     kv = _kv(dict(kv_items))
-    return Row(nid, cells, role, commit, f"{nid}: commit index {commit}, applied {applied}; state {kv}", kv, first)
+    return Row(nid, cells, role, commit, "", kv, first)
 
 
 def _network(e: Entity | None) -> Network:
@@ -153,8 +152,16 @@ def _network(e: Entity | None) -> Network:
 
 
 def _summary(frame: Frame, nodes: Sequence[Entity], messages: int, network: Network) -> str:
-    who = ", ".join(f"{e.id} {e.state['role']} (term {e.state['term']})" for e in nodes)
-    text = f"{_ms(frame.time)}: {who}; {messages} message{'s' if messages != 1 else ''} in flight"
+    """The stage in words (its accessible name): nodes grouped by role, with their terms."""
+    by_role: dict[str, list[str]] = {}
+    for e in nodes:
+        by_role.setdefault(e.state["role"], []).append(f"{e.id} (term {e.state['term']})")
+    plural = {"leader": "leaders", "candidate": "candidates", "follower": "followers", "crashed": "crashed"}
+    parts = [
+        f"{', '.join(who)} {role if len(who) == 1 else plural.get(role, role)}"
+        for role in ("leader", "candidate", "follower", "crashed", *by_role) if (who := by_role.pop(role, None))
+    ]
+    text = f"{_ms(frame.time)}: {'; '.join(parts)}; {messages} message{'s' if messages != 1 else ''} in flight"
     groups = [g for g in network.groups if g]
     if len(groups) > 1:
         text += "; partition " + " | ".join(" ".join(g) for g in groups)

@@ -114,18 +114,13 @@ def _row(row: Row, y: float, first: int, cap: int, cell_w: float, note_w: float,
     out = [f'<g class="{cls}" transform="translate(0,{num(y)})">']
     if row.title:
         out.append(f"<title>{escape(row.title)}</title>")
-    out.append(f'<text class="trow-label" x="8" y="{num(CELL_H / 2 + 6)}" font-weight="bold">{escape(row.label)}</text>')
+    out.append(f'<text class="trow-label" x="8" y="{num(CELL_H / 2 + 6)}">{escape(row.label)}</text>')
     groups: dict[tuple[str, str], list[tuple[float, str]]] = {}
-    empty: list[float] = []
     for i in range(cap):
         cx = x0 + i * pitch
         cell = row.cell(first + i)
-        if cell is None:
-            empty.append(cx)
-        else:
+        if cell is not None:
             groups.setdefault((cell.mark, cell.cls), []).append((cx, cell.text))
-    if empty:
-        out.append(f'<path class="tslots" d="{_squares(empty, cell_w, 1)}" fill="none" stroke="#e2e8f0"/>')
     solid_text: list[tuple[float, str]] = []
     texts = []
     for (mark, ccls), items in groups.items():
@@ -151,10 +146,7 @@ def _row(row: Row, y: float, first: int, cap: int, cell_w: float, note_w: float,
     if row.marker is not None:
         at = min(max(row.marker - first + 1, 0), cap)
         mx = x0 + at * pitch - 1
-        out.append(
-            f'<path class="tmarker" d="M{num(mx)},-3 L{num(mx)},{CELL_H + 3} M{num(mx - 4)},-4 L{num(mx + 4)},-4" '
-            f'stroke="#0f172a" stroke-width="3" fill="none" data-after="{row.marker}"/>'
-        )
+        out.append(f'<path class="tmarker" d="M{num(mx)},-3v{CELL_H + 6}m-4,-{CELL_H + 7}h8" data-after="{row.marker}"/>')
     if row.note and note_w:
         out.append(f'<text class="trow-note" x="{num(x0 + cap * pitch + 8)}" y="{num(CELL_H / 2 + 6)}">{escape(fit(row.note, note_w))}</text>')
     out.append("</g>")
@@ -193,11 +185,11 @@ def _legend(legend: Sequence[tuple[str, str]], y: float) -> str:
     x = 0.0
     for mark, words in legend:
         if mark == "marker":
-            out.append(f'<path class="tmarker" d="M{num(x + 6)},0 L{num(x + 6)},16 M{num(x + 2)},-1 L{num(x + 10)},-1" stroke="#0f172a" stroke-width="3" fill="none"/>')
+            out.append(f'<path class="tmarker" d="M{num(x + 6)},0v16m-4,-17h8"/>')
         elif mark == "outline":
-            out.append(f'<rect class="tlegend-box outline" x="{num(x + 1)}" y="1" width="14" height="14" rx="2" fill="#ffffff" stroke="{DEFAULT_FILL}" stroke-width="2" stroke-dasharray="4 2"/>')
+            out.append(f'<path class="tlegend-box outline" d="M{num(x + 1)},1h14v14h-14z" stroke-dasharray="4 2"/>')
         else:
-            out.append(f'<rect class="tlegend-box solid" x="{num(x)}" y="0" width="16" height="16" rx="2" fill="{DEFAULT_FILL}"/>')
+            out.append(f'<path class="tlegend-box solid" d="M{num(x)},0h16v16h-16z"/>')
         out.append(f'<text class="tlegend-text" x="{num(x + 21)}" y="13.5">{escape(words)}</text>')
         x += 21 + text_width(words, FONT) + 14
     out.append("</g>")
@@ -241,22 +233,28 @@ def render_table(
     head = ['<g class="theader" fill="#64748b" text-anchor="middle">']
     if header:
         head.append(f'<text x="8" y="{num(ty + 15)}" text-anchor="start">{escape(header)}</text>')
+    numbers = []
     for i in range(cap):
         col = first + i
-        clipped = i == 0 and first > 1
-        label = f"\u2026{col}" if clipped else str(col)
-        # Column numbers too wide for their column: every other one.
-        if not clipped and col % 2 and text_width(str(col), FONT) > pitch - 8:
+        if i == 0 and first > 1:  # the first columns are off the left: say so
+            head.append(f'<text x="{num(x0 + cell_w)}" y="{num(ty + 15)}" text-anchor="end">\u2026{col}</text>')
             continue
-        anchor = ' text-anchor="end"' if clipped else ""
-        tx = x0 + i * pitch + (cell_w if clipped else cell_w / 2)
-        head.append(f'<text x="{num(tx)}" y="{num(ty + 15)}"{anchor}>{label}</text>')
+        # Column numbers too wide for their column: every other one.
+        if col % 2 and text_width(str(col), FONT) > pitch - 8:
+            continue
+        numbers.append((x0 + i * pitch + cell_w / 2, str(col)))
+    if numbers:
+        xs, chars = _chars(numbers)
+        head.append(f'<text class="tnumbers" x="{xs}" y="{num(ty + 15)}">{chars}</text>')
     if note_w and note_header:
         head.append(f'<text x="{num(x0 + cap * pitch + 8)}" y="{num(ty + 15)}" text-anchor="start">{escape(note_header)}</text>')
     head.append("</g>")
     out.append("".join(head))
     ty += HEADER_H
     body_top = ty
+    if rows:  # the empty slots: one dashed stroke per row (dash = a slot), under the cells
+        d = "".join(f"M{num(x0)},{num(body_top + k * ROW_H + CELL_H / 2)}h{num(cap * pitch)}" for k in range(len(rows)))
+        out.append(f'<path class="tslots" d="{d}" stroke="#eef2f7" stroke-width="{CELL_H}" stroke-dasharray="{num(cell_w)} 2"/>')
     for r in rows:
         out.append(_row(r, ty, first, cap, cell_w, note_w, pal))
         ty += ROW_H

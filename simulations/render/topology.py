@@ -185,50 +185,51 @@ def _fit(line: str, width: float = LABEL_W, size: float = FONT) -> str:
     return fit(line, width, size)
 
 
-_CROWN = "M-10,0 L-10,-9 L-5,-4 L0,-11 L5,-4 L10,-9 L10,0 Z"
-_STROKE = {"double": "#1d4ed8", "dashed": "#b45309", "crashed": "#6b7280"}
+_CROWN = "M-10,0V-9L-5,-4L0,-11L5,-4L10,-9V0Z"
 
 
 @lru_cache(maxsize=512)
 def _node_body(nid: str, role_word: str, shape: str, more: tuple[str, ...], crown: bool, title: str,
-               x: float, y: float, side: str) -> str:
-    """A node without its timer (the part that is the same from frame to frame)."""
+               x: float, y: float, side: str) -> tuple[str, str]:
+    """A node without its timer (the part that is the same from frame to frame), as the
+    group's opening (and title) and the rest: the timer ring goes between, under the body."""
     role = escape(role_word)
     r = NODE_R
-    out = [f'<g class="topo-node {role} shape-{shape}" transform="{translate(x, y)}">']
+    shaped = f" shape-{shape}" if shape != "plain" else ""
+    head = f'<g class="topo-node {role}{shaped}" transform="{translate(x, y)}">'
     if title:
-        out.append(f"<title>{escape(title)}</title>")
+        head += f"<title>{escape(title)}</title>"
+    out = []
     if shape == "double":
-        out.append(f'<circle class="node-ring" r="{r + 5}" fill="none" stroke="#1d4ed8" stroke-width="2"/>')
+        out.append(f'<circle class="node-ring" r="{r + 5}" fill="none" stroke-width="2"/>')
     dash = ' stroke-dasharray="6 4"' if shape in ("dashed", "crashed") else ""
-    fill = "#e5e7eb" if shape == "crashed" else "#ffffff"
     width = "3.5" if shape == "double" else "2.5"
-    out.append(f'<circle class="node-body" r="{r}" fill="{fill}" stroke="{_STROKE.get(shape, "#475569")}" stroke-width="{width}"{dash}/>')
+    out.append(f'<circle class="node-body" r="{r}" stroke-width="{width}"{dash}/>')
     if shape == "crashed":
         k = num(r * 0.62)
-        out.append(f'<path class="node-cross" d="M-{k},-{k}L{k},{k}M{k},-{k}L-{k},{k}" stroke="#b42318" stroke-width="3" stroke-linecap="round"/>')
+        out.append(f'<path class="node-cross" d="M-{k},-{k}L{k},{k}M{k},-{k}L-{k},{k}" stroke-width="3"/>')
     if crown:
-        out.append(f'<path class="node-crown" d="{_CROWN}" transform="translate(0,{num(-r - 7)})" fill="#d97706" stroke="#92400e"/>')
-    out.append(f'<text class="node-id" y="6" font-weight="bold" text-anchor="middle">{escape(nid)}</text>')
+        out.append(f'<path class="node-crown" d="{_CROWN}" transform="translate(0,{num(-r - 7)})"/>')
+    out.append(f'<text class="node-id" y="6">{escape(nid)}</text>')
     lines = ((role_word,) if role_word else ()) + more
     if lines:
         bx0, by0, bx1, by1 = _label_box(side, len(lines))
-        tx = "0"
-        out.append('<text class="node-label" text-anchor="middle">')
+        out.append('<text class="node-label">')
         for i, ln in enumerate(lines):
-            head = ' class="node-role" font-weight="600"' if i == 0 and role_word else ""
-            out.append(f'<tspan{head} x="{tx}" y="{num(by0 + LINE_H * i + 14)}">{escape(_fit(ln))}</tspan>')
+            cls = ' class="node-role"' if i == 0 and role_word else ""
+            out.append(f'<tspan{cls} x="0" y="{num(by0 + LINE_H * i + 14)}">{escape(_fit(ln))}</tspan>')
         out.append("</text>")
     out.append("</g>")
-    return "".join(out)
+    return head, "".join(out)
 
 
-def _timer_ring(timer: Timer, x: float, y: float, now: float, time_scale: float) -> str:
+def _timer_ring(timer: Timer, now: float, time_scale: float) -> str:
+    """The ring, in its node's group (its colours are the stylesheet's; `timer.label` is left
+    to the layout, which may put it in the node's title: a frame's bytes are budgeted)."""
     dur, delay, frac = timing(now, timer.start, timer.deadline, time_scale)
-    tip = f"<title>{escape(timer.label)}</title>" if timer.label else ""
     return (
-        f'<g class="topo-timer {escape(timer.kind)}" transform="{translate(x, y)}" fill="none" stroke="#d97706" stroke-width="4">{tip}'
-        f'<circle class="timer-track" r="{NODE_R + 10}" stroke="#e2e8f0"/>'
+        f'<g class="topo-timer {escape(timer.kind)}">'
+        f'<circle class="timer-track" r="{NODE_R + 10}"/>'
         f'<circle class="timer-ring" r="{NODE_R + 10}" pathLength="100" stroke-dashoffset="{100 * frac:.1f}" '
         f'style="--d:{dur:.3f}s;--t:{delay:.3f}s"/></g>'
     )
@@ -278,7 +279,7 @@ def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_sc
         x0, y0, x1, y1 = message_path(pos[m.src], pos[m.dst])
         if m.drop:
             x1, y1 = x0 + (x1 - x0) * DROP_AT, y0 + (y1 - y0) * DROP_AT
-        path = layout.paths[key] = (x0, y0, x1, y1, f"--x0:{x0:.1f}px;--y0:{y0:.1f}px;--x1:{x1:.1f}px;--y1:{y1:.1f}px")
+        path = layout.paths[key] = (x0, y0, x1, y1, f"--x0:{x0:.1f};--y0:{y0:.1f};--x1:{x1:.1f};--y1:{y1:.1f}")
     x0, y0, x1, y1, where = path
     span = m.deliver_at - m.sent_at
     if span > 0:
@@ -419,12 +420,15 @@ def render_topology(
     out.append(_links(tuple(pos.items()), pairs, cut, frozenset(network.loss), down))
     if partitioned and not positions:
         out.append(_cut_rays(layout, group_of))
+    out.append('<g class="topo-nodes" text-anchor="middle">')
     for nd in nodes:
         nx, ny = pos[nd.id]
+        head, rest = _node_body(nd.id, nd.role, nd.shape, nd.lines, nd.crown, nd.title, nx, ny, layout.side[nd.id])
+        out.append(head)
         if nd.timer is not None and nd.shape != "crashed":
-            out.append(_timer_ring(nd.timer, nx, ny, now, time_scale))
-        out.append(_node_body(nd.id, nd.role, nd.shape, nd.lines, nd.crown, nd.title, nx, ny, layout.side[nd.id]))
-    out.append('<g class="topo-messages">')
+            out.append(_timer_ring(nd.timer, now, time_scale))
+        out.append(rest)
+    out.append('</g><g class="topo-messages">')
     for m in messages:
         out.append(_message(m, layout, now, bool(cut) and pair_key(m.src, m.dst) in cut, time_scale))
     out.append("</g></g>")
