@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 
 from simulations.render.svg import num, text_width, translate
@@ -88,67 +89,143 @@ def render_chart(
     caption: str = "",
     t_unit: str = "ms",
     integer: bool = True,
+    now: float | None = None,
 ) -> tuple[str, float]:
-    """The chart as a <g> at (x, y), and its height (the given one)."""
+    """The chart as a <g> at (x, y), and its height (the given one). A step line's last
+    value holds until `now` (default: the end of `t_range`). Give a `t_range` that changes
+    only now and then (`time_window`): the axes, ticks and legend are then drawn once for
+    many frames, and only the lines are new."""
     left, top, right, bottom = plot_box(width, height, caption=bool(caption))
-    all_t = [p[0] for s in series for p in s.points]
-    all_v = [p[1] for s in series for p in s.points]
-    t0, t1 = t_range if t_range else ((min(all_t), max(all_t)) if all_t else (0.0, 1.0))
+    t0, t1 = t_range if t_range else _extent([p[0] for s in series for p in s.points], (0.0, 1.0))
     if t1 <= t0:
         t1 = t0 + 1.0
     if v_range:
         v0, v1 = v_range
     else:
-        v0 = min(0.0, min(all_v, default=0.0))
-        v1 = max(all_v, default=1.0)
-        if v1 <= v0:
-            v1 = v0 + 1.0
-        ticks = nice_ticks(v0, v1, 3, integer)
-        if len(ticks) > 1:  # up to the next round value, so the top has a tick
-            step = ticks[1] - ticks[0]
-            v1 = math.ceil(v1 / step - 1e-9) * step
+        v0, v1 = value_range([p[1] for s in series for p in s.points], integer)
+    out = [_chrome(x, y, width, height, tuple(s.name for s in series), caption, t0, t1, v0, v1, t_unit, integer)]
     sx = (right - left) / (t1 - t0)
     sy = (bottom - top) / (v1 - v0)
+    end = t1 if now is None else min(max(now, t0), t1)
 
-    def px(t: float) -> float:
-        return left + (t - t0) * sx
+    # Event markers: a dashed vertical tick, labelled at the top unless it would touch the last label.
+    last_label_end = -1e9
+    for m in markers:
+        if not t0 <= m.t <= t1:
+            continue
+        xx = left + (m.t - t0) * sx
+        cls = f"chart-marker {escape(m.cls)}" if m.cls else "chart-marker"
+        out.append(
+            f'<g class="{cls}"><title>{escape(m.label)} at {_label(m.t)} {escape(t_unit)}</title>'
+            f'<line x1="{xx:.1f}" y1="{top:.1f}" x2="{xx:.1f}" y2="{bottom:.1f}" stroke="#b42318" stroke-width="1.5" stroke-dasharray="3 3"/>'
+        )
+        w = text_width(m.label, FONT)
+        if xx - w / 2 > last_label_end + 4:
+            out.append(f'<text x="{xx:.1f}" y="{top - 2:.1f}" text-anchor="middle" fill="#b42318">{escape(m.label)}</text>')
+            last_label_end = xx + w / 2
+        out.append("</g>")
 
-    def py(v: float) -> float:
-        return bottom - (v - v0) * sy
+    # The lines.
+    for i, s in enumerate(series):
+        k = i % len(COLOURS)
+        pts: list[str] = []
+        held: float | None = None  # the value holding when the window opens
+        last_y = 0.0
+        for t, v in s.points:
+            if t < t0:
+                held = v
+                continue
+            if t > end:
+                break
+            xx = left + (t - t0) * sx
+            yy = bottom - (v - v0) * sy
+            if held is not None and not pts:
+                last_y = bottom - (held - v0) * sy
+                pts.append(f"{left:.1f},{last_y:.1f}")
+            if s.step and pts:
+                pts.append(f"{xx:.1f},{last_y:.1f}")
+            pts.append(f"{xx:.1f},{yy:.1f}")
+            last_y = yy
+        if not pts and held is not None:
+            last_y = bottom - (held - v0) * sy
+            pts.append(f"{left:.1f},{last_y:.1f}")
+        if not pts:
+            continue
+        if s.step:
+            pts.append(f"{left + (end - t0) * sx:.1f},{last_y:.1f}")  # the last value holds until now
+        dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
+        out.append(
+            f'<polyline class="chart-line series-{k}" data-series="{escape(s.name)}" points="{" ".join(pts)}" fill="none" '
+            f'stroke="{COLOURS[k]}" stroke-width="3" stroke-linejoin="round"{dash}/>'
+        )
+    out.append("</g>")
+    return "".join(out), height
 
-    out = [f'<g class="chart" transform="{translate(x, y)}">']
+
+def _extent(values: Sequence[float], default: tuple[float, float]) -> tuple[float, float]:
+    return (min(values), max(values)) if values else default
+
+
+def value_range(values: Sequence[float], integer: bool = True) -> tuple[float, float]:
+    """From 0 (or the least value, if negative) to the next round value above the greatest."""
+    v0 = min(0.0, min(values, default=0.0))
+    v1 = max(values, default=1.0)
+    if v1 <= v0:
+        v1 = v0 + 1.0
+    ticks = nice_ticks(v0, v1, 3, integer)
+    if len(ticks) > 1:  # up to the next round value, so the top has a tick
+        step = ticks[1] - ticks[0]
+        v1 = math.ceil(v1 / step - 1e-9) * step
+    return v0, v1
+
+
+def time_window(start: float, now: float, parts: int = 4) -> tuple[float, float]:
+    """A time axis from `start` that reaches past `now` to a round value: it changes only
+    when `now` passes that value, so most frames share their axes."""
+    span = max(now - start, 1.0)
+    ticks = nice_ticks(0.0, span, parts)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else span
+    return start, start + math.ceil(span / step + 1e-9) * step
+
+
+@lru_cache(maxsize=128)
+def _chrome(x: float, y: float, width: float, height: float, names: tuple[str, ...], caption: str,
+            t0: float, t1: float, v0: float, v1: float, t_unit: str, integer: bool) -> str:
+    """The opening, caption, legend, axes and ticks: everything but the lines and markers."""
+    left, top, right, bottom = plot_box(width, height, caption=bool(caption))
+    sx = (right - left) / (t1 - t0)
+    sy = (bottom - top) / (v1 - v0)
+    out = [f'<g class="chart" transform="{translate(x, y)}" font-size="{FONT}" fill="#0f172a">']
     ly = 0.0
     if caption:
-        out.append(f'<text class="chart-caption" x="8" y="16" font-size="{FONT}" font-weight="600" fill="#0f172a">{escape(caption)}</text>')
+        out.append(f'<text class="chart-caption" x="8" y="16" font-weight="600">{escape(caption)}</text>')
         ly = CAPTION_H
     # Legend: a swatch of each series' own line (dash and colour), then its name.
     lx = 8.0
     out.append(f'<g class="chart-legend" transform="translate(0,{num(ly)})">')
-    for i, s in enumerate(series):
+    for i, name in enumerate(names):
         k = i % len(COLOURS)
         dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
         out.append(
             f'<g class="chart-key series-{k}"><line x1="{num(lx)}" y1="10" x2="{num(lx + 24)}" y2="10" stroke="{COLOURS[k]}" stroke-width="3"{dash}/>'
-            f'<text x="{num(lx + 30)}" y="15" font-size="{FONT}" fill="#334155">{escape(s.name)}</text></g>'
+            f'<text x="{num(lx + 30)}" y="15" fill="#334155">{escape(name)}</text></g>'
         )
-        lx += 30 + text_width(s.name, FONT) + 16
+        lx += 30 + text_width(name, FONT) + 16
     out.append("</g>")
-
-    # Axes and ticks.
     out.append(
         f'<path class="chart-axis" d="M{num(left)},{num(top)} L{num(left)},{num(bottom)} L{num(right)},{num(bottom)}" '
         f'fill="none" stroke="#94a3b8" stroke-width="1.5"/>'
     )
-    out.append(f'<g class="chart-ticks" font-size="{FONT}" fill="#475569">')
+    out.append('<g class="chart-ticks" fill="#475569">')
     for v in nice_ticks(v0, v1, 3, integer):
-        yy = py(v)
+        yy = bottom - (v - v0) * sy
         out.append(
             f'<line class="chart-grid" x1="{num(left)}" y1="{num(yy)}" x2="{num(right)}" y2="{num(yy)}" stroke="#e2e8f0" stroke-width="1"/>'
             f'<text x="{num(left - 6)}" y="{num(yy + 5.5)}" text-anchor="end">{_label(v)}</text>'
         )
     t_ticks = nice_ticks(t0, t1, 3)
     for i, t in enumerate(t_ticks):
-        xx = px(t)
+        xx = left + (t - t0) * sx
         label = _label(t) + (f" {t_unit}" if t_unit and i == len(t_ticks) - 1 else "")
         anchor = "end" if xx + text_width(label, FONT) / 2 > width - 2 else "middle"
         out.append(
@@ -156,51 +233,4 @@ def render_chart(
             f'<text x="{num(xx)}" y="{num(bottom + 19)}" text-anchor="{anchor}">{escape(label)}</text>'
         )
     out.append("</g>")
-
-    # Event markers: a dashed vertical tick, labelled at the top unless it would touch the last label.
-    last_label_end = -1e9
-    for m in markers:
-        if not t0 <= m.t <= t1:
-            continue
-        xx = px(m.t)
-        cls = f"chart-marker {escape(m.cls)}" if m.cls else "chart-marker"
-        out.append(
-            f'<g class="{cls}"><title>{escape(m.label)} at {_label(m.t)} {escape(t_unit)}</title>'
-            f'<line x1="{num(xx)}" y1="{num(top)}" x2="{num(xx)}" y2="{num(bottom)}" stroke="#b42318" stroke-width="1.5" stroke-dasharray="3 3"/>'
-        )
-        w = text_width(m.label, FONT)
-        if xx - w / 2 > last_label_end + 4:
-            out.append(f'<text x="{num(xx)}" y="{num(top - 2)}" font-size="{FONT}" text-anchor="middle" fill="#b42318">{escape(m.label)}</text>')
-            last_label_end = xx + w / 2
-        out.append("</g>")
-
-    # The lines.
-    for i, s in enumerate(series):
-        k = i % len(COLOURS)
-        pts: list[tuple[float, float]] = []
-        prev: tuple[float, float] | None = None
-        for t, v in s.points:
-            if t < t0:
-                prev = (t0, v)  # the value holding when the window opens
-                continue
-            if t > t1:
-                break
-            if prev is not None and not pts:
-                pts.append((px(prev[0]), py(prev[1])))
-            if s.step and pts:
-                pts.append((px(t), pts[-1][1]))
-            pts.append((px(t), py(v)))
-        if not pts and prev is not None:
-            pts.append((px(prev[0]), py(prev[1])))
-        if s.step and pts:
-            pts.append((px(t1), pts[-1][1]))  # the last value holds until the window's end
-        if not pts:
-            continue
-        dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
-        joined = " ".join(f"{num(a)},{num(b)}" for a, b in pts)
-        out.append(
-            f'<polyline class="chart-line series-{k}" data-series="{escape(s.name)}" points="{joined}" fill="none" '
-            f'stroke="{COLOURS[k]}" stroke-width="3" stroke-linejoin="round"{dash}/>'
-        )
-    out.append("</g>")
-    return "".join(out), height
+    return "".join(out)

@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import Any
 
 from simulations.engines.base import Entity, Frame
-from simulations.render.chart import Series, render_chart
+from simulations.render.chart import Series, render_chart, time_window
 from simulations.render.svg import svg_root
 from simulations.render.table import Cell, Row, capacity, render_table
 from simulations.render.topology import Network, StageMessage, StageNode, Timer, render_topology
@@ -31,7 +31,7 @@ NOTE_W = 84  # the key-value state after each log
 #: Entry colours by term (term % 6), white text on each at 4.5:1 or more; the stylesheet has
 #: the same classes for dark mode.
 TERM_COLOURS = ("#1d4ed8", "#b45309", "#15803d", "#7c3aed", "#be185d", "#0f766e")
-PALETTE = {f"term-{i}": c for i, c in enumerate(TERM_COLOURS)}
+PALETTE = tuple((f"term-{i}", c) for i, c in enumerate(TERM_COLOURS))  # class -> colour
 
 ROLE_SHAPE = {"leader": "double", "candidate": "dashed", "crashed": "crashed", "follower": "plain"}
 
@@ -68,12 +68,18 @@ def _timer(start: float, deadline: float, kind: str) -> Timer:
     return Timer(start, deadline, kind, f"{what} at {_ms(deadline)}")
 
 
+_NODE_FIELDS = itemgetter("role", "term", "voted_for", "commit_index", "last_applied")
+_MSG_FIELDS = itemgetter(
+    "type", "src", "dst", "term", "sent_at", "deliver_at", "fate", "last_log_index", "last_log_term", "vote_granted",
+    "prev_log_index", "prev_log_term", "leader_commit", "success", "match_index",
+)
+
+
 def _node(e: Entity) -> StageNode:
     st = e.state
-    role = st["role"]
-    node = _node_base(e.id, role, st["term"], st.get("voted_for"), st["commit_index"], st["last_applied"],
-                      tuple((st.get("state") or {}).items()), len(st.get("votes") or ()))
-    t = st.get("timer")
+    role, term, voted_for, commit, applied = _NODE_FIELDS(st)
+    node = _node_base(e.id, role, term, voted_for, commit, applied, tuple((st["state"] or {}).items()), len(st["votes"] or ()))
+    t = st["timer"]
     if t and role != "crashed":
         return node._replace(timer=_timer(t["start"], t["deadline"], t["kind"]))
     return node
@@ -81,18 +87,14 @@ def _node(e: Entity) -> StageNode:
 
 def _message(e: Entity) -> StageMessage:
     st = e.state
-    g = st.get
-    entries = g("entries")
-    return _message_of(
-        e.id, st["type"], st["src"], st["dst"], st["term"], st["sent_at"], st["deliver_at"], g("fate"),
-        g("last_log_index"), g("last_log_term"), g("vote_granted"), g("prev_log_index"), g("prev_log_term"),
-        len(entries) if entries else 0, g("leader_commit"), g("success"), g("match_index"),
-    )
+    entries = st["entries"]
+    return _message_of(e.id, _MSG_FIELDS(st), len(entries) if entries else 0)
 
 
 @lru_cache(maxsize=1024)
-def _message_of(mid, kind, src, dst, term, sent_at, deliver_at, fate, last_log_index, last_log_term, vote_granted,
-                prev_log_index, prev_log_term, entries, leader_commit, success, match_index) -> StageMessage:
+def _message_of(mid: str, fields: tuple, entries: int) -> StageMessage:
+    (kind, src, dst, term, sent_at, deliver_at, fate, last_log_index, last_log_term, vote_granted,
+     prev_log_index, prev_log_term, leader_commit, success, match_index) = fields
     if kind == "RequestVote":
         label, shape, cls = "Vote?", "diamond", "vote-req"
         detail = f"last log {last_log_index} (term {last_log_term})"
@@ -125,7 +127,7 @@ def _log_row(e: Entity, first: int) -> Row:
     solid when committed, its command on hover; the key-value state after it."""
     st = e.state
     return _row_of(e.id, st["role"], st["commit_index"], st["last_applied"], first,
-                   tuple(map(_ENTRY, st["log"][first - 1:])), tuple((st.get("state") or {}).items()))
+                   tuple(map(_ENTRY, st["log"][first - 1:])), tuple((st["state"] or {}).items()))
 
 
 @lru_cache(maxsize=512)
@@ -205,8 +207,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     if series:
         start = min((s.points[0][0] for s in series if s.points), default=0.0)
         chart, chart_h = render_chart(
-            series, y=height + GAP, width=WIDTH, height=CHART_H,
-            t_range=(start, max(now, start + 1.0)),
+            series, y=height + GAP, width=WIDTH, height=CHART_H, t_range=time_window(start, now), now=now,
         )
         parts.append(chart)
         height += GAP + chart_h

@@ -148,7 +148,9 @@ def _row(row: Row, y: float, first: int, cap: int, cell_w: float, note_w: float,
         mx = x0 + at * pitch - 1
         out.append(f'<path class="tmarker" d="M{num(mx)},-3v{CELL_H + 6}m-4,-{CELL_H + 7}h8" data-after="{row.marker}"/>')
     if row.note and note_w:
-        out.append(f'<text class="trow-note" x="{num(x0 + cap * pitch + 8)}" y="{num(CELL_H / 2 + 6)}">{escape(fit(row.note, note_w))}</text>')
+        shown = fit(row.note, note_w)
+        tip = f"<title>{escape(row.note)}</title>" if shown != row.note else ""  # cut: the whole on hover
+        out.append(f'<text class="trow-note" x="{num(x0 + cap * pitch + 8)}" y="{num(CELL_H / 2 + 6)}">{tip}{escape(shown)}</text>')
     out.append("</g>")
     return "".join(out)
 
@@ -200,27 +202,12 @@ def table_height(rows: int, *, caption: bool = True, legend: bool = True) -> flo
     return (CAPTION_H if caption else 0) + (LEGEND_H if legend else 0) + HEADER_H + rows * ROW_H + 4
 
 
-def render_table(
-    rows: Sequence[Row],
-    *,
-    x: float = 0,
-    y: float = 0,
-    width: float = 432,
-    caption: str = "",
-    legend: Sequence[tuple[str, str]] = LOG_LEGEND,
-    palette: Mapping[str, str] | None = None,
-    header: str = "",
-    cell_w: float = CELL_W,
-    note_w: float = 0,
-    note_header: str = "",
-) -> tuple[str, float]:
-    """The table as a <g> at (x, y), and its height (fixed by the row count: the same on
-    every frame). `header` names the columns ("index") at the left of their numbers; a cell
-    holds about `cell_w / 10` characters. `note_w` reserves room after the cells for each
-    row's note (cut with "…" to fit), under `note_header`."""
-    first, cap = window(rows, width, cell_w, note_w)
+@lru_cache(maxsize=128)
+def _chrome(x: float, y: float, nrows: int, first: int, cap: int, caption: str, legend: tuple[tuple[str, str], ...],
+            header: str, cell_w: float, note_w: float, note_header: str) -> tuple[str, float]:
+    """The table's opening, caption, legend, column numbers and empty slots (the same on most
+    frames), and the y where the rows start."""
     pitch = cell_w + 2
-    pal = tuple(sorted((palette or {}).items()))
     out = [f'<g class="ttable" transform="{translate(x, y)}" font-size="{FONT}" fill="#0f172a">']
     ty = 0.0
     if caption:
@@ -251,10 +238,35 @@ def render_table(
     head.append("</g>")
     out.append("".join(head))
     ty += HEADER_H
-    body_top = ty
-    if rows:  # the empty slots: one dashed stroke per row (dash = a slot), under the cells
-        d = "".join(f"M{num(x0)},{num(body_top + k * ROW_H + CELL_H / 2)}h{num(cap * pitch)}" for k in range(len(rows)))
+    if nrows:  # the empty slots: one dashed stroke per row (dash = a slot), under the cells
+        d = "".join(f"M{num(x0)},{num(ty + k * ROW_H + CELL_H / 2)}h{num(cap * pitch)}" for k in range(nrows))
         out.append(f'<path class="tslots" d="{d}" stroke="#eef2f7" stroke-width="{CELL_H}" stroke-dasharray="{num(cell_w)} 2"/>')
+    return "".join(out), ty
+
+
+def render_table(
+    rows: Sequence[Row],
+    *,
+    x: float = 0,
+    y: float = 0,
+    width: float = 432,
+    caption: str = "",
+    legend: Sequence[tuple[str, str]] = LOG_LEGEND,
+    palette: Mapping[str, str] | tuple[tuple[str, str], ...] | None = None,
+    header: str = "",
+    cell_w: float = CELL_W,
+    note_w: float = 0,
+    note_header: str = "",
+) -> tuple[str, float]:
+    """The table as a <g> at (x, y), and its height (fixed by the row count: the same on
+    every frame). `header` names the columns ("index") at the left of their numbers; a cell
+    holds about `cell_w / 10` characters. `note_w` reserves room after the cells for each
+    row's note (cut with "…" to fit), under `note_header`."""
+    first, cap = window(rows, width, cell_w, note_w)
+    pal = palette if isinstance(palette, tuple) else tuple(sorted((palette or {}).items()))
+    chrome, ty = _chrome(x, y, len(rows), first, cap, caption, tuple(legend), header, cell_w, note_w, note_header)
+    out = [chrome]
+    body_top = ty
     for r in rows:
         out.append(_row(r, ty, first, cap, cell_w, note_w, pal))
         ty += ROW_H

@@ -119,7 +119,7 @@ def timing(now: float, start: float, end: float, time_scale: float = TIME_SCALE)
 # --------------------------------------------------------------------------- layout
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: layouts are cached, one per shape
 class _Layout:
     pos: Mapping[str, tuple[float, float]]
     side: Mapping[str, str]  # where each node's label goes: "above" | "below"
@@ -223,12 +223,17 @@ def _node_body(nid: str, role_word: str, shape: str, more: tuple[str, ...], crow
     return head, "".join(out)
 
 
+@lru_cache(maxsize=64)
+def _class(name: str) -> str:
+    return escape(name)
+
+
 def _timer_ring(timer: Timer, now: float, time_scale: float) -> str:
     """The ring, in its node's group (its colours are the stylesheet's; `timer.label` is left
     to the layout, which may put it in the node's title: a frame's bytes are budgeted)."""
     dur, delay, frac = timing(now, timer.start, timer.deadline, time_scale)
     return (
-        f'<g class="topo-timer {escape(timer.kind)}">'
+        f'<g class="topo-timer {_class(timer.kind)}">'
         f'<circle class="timer-track" r="{NODE_R + 10}"/>'
         f'<circle class="timer-ring" r="{NODE_R + 10}" pathLength="100" stroke-dashoffset="{100 * frac:.1f}" '
         f'style="--d:{dur:.3f}s;--t:{delay:.3f}s"/></g>'
@@ -244,6 +249,15 @@ def _glyph(shape: str, gx: float) -> str:
     if shape == "triangle":
         return f'<path class="msg-glyph" d="M{num(gx - 6)},5l6,-11l6,11z"/>'
     return f'<path class="msg-glyph" d="M{num(gx - 5)},-5h10v10h-10z"/>'
+
+
+@lru_cache(maxsize=1024)
+def _message_parts(kind: str, label: str, shape: str, drop: bool, title: str) -> tuple[str, str]:
+    """A message's class list (without "across-cut") and its inside: title, pill, glyph,
+    label. The same for every frame the message is in flight."""
+    cls = "topo-msg " + escape(kind) + (" dropping" if drop else "")
+    tip = f"<title>{escape(title)}</title>" if title else ""
+    return cls, tip + _message_body(label, shape, drop)
 
 
 @lru_cache(maxsize=512)
@@ -288,12 +302,44 @@ def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_sc
         dur, delay = span * time_scale, -elapsed * time_scale
     else:
         frac, dur, delay = 1.0, 0.0, 0.0
-    cls = "topo-msg " + escape(m.kind) + (" dropping" if m.drop else "") + (" across-cut" if across else "")
-    tip = f"<title>{escape(m.title)}</title>" if m.title else ""
+    cls, inside = _message_parts(m.kind, m.label, m.shape, m.drop, m.title)
     return (
-        f'<g class="{cls}" transform="translate({x0 + (x1 - x0) * frac:.1f},{y0 + (y1 - y0) * frac:.1f})" '
-        f'style="{where};--d:{dur:.3f}s;--t:{delay:.3f}s">{tip}{_message_body(m.label, m.shape, m.drop)}</g>'
+        f'<g class="{cls}{" across-cut" if across else ""}" transform="translate({x0 + (x1 - x0) * frac:.1f},{y0 + (y1 - y0) * frac:.1f})" '
+        f'style="{where};--d:{dur:.3f}s;--t:{delay:.3f}s">{inside}</g>'
     )
+
+
+@lru_cache(maxsize=256)
+def _network_part(layout: _Layout, given: bool, groups: tuple[tuple[str, ...], ...], loss: tuple[tuple[str, float], ...],
+                  links: tuple[tuple[str, str], ...] | None, cut_given: frozenset[str] | None, down: tuple[str, ...],
+                  x: float, y: float, width: float) -> tuple[str, frozenset[str]]:
+    """The part's opening, the network line, the links and the cut: the same until the
+    network changes. Also the set of cut links ("a-b")."""
+    order = layout.order
+    group_of: dict[str, int] = {}
+    if len(groups) > 1:
+        for gi, g in enumerate(groups):
+            for nid in g:
+                group_of[nid] = gi
+    pairs = links if links is not None else tuple(
+        (order[i], order[j]) for i in range(len(order)) for j in range(i + 1, len(order))
+    )
+    if cut_given is not None:
+        cut = cut_given
+    else:
+        cut = frozenset(pair_key(a, b) for a, b in pairs if group_of and group_of.get(a, -1) != group_of.get(b, -1))
+    partitioned = bool(cut) or len(groups) > 1
+    state = " partitioned" if partitioned else ""
+    out = [f'<g class="topo{state}" transform="{translate(x, y)}" font-size="{FONT}" fill="#0f172a">']
+    words = network_words(Network(groups, dict(loss)), order)
+    out.append(
+        f'<text class="topo-network{state}" x="8" y="18" font-weight="600" '
+        f'fill="{"#b42318" if partitioned else "#475569"}">{escape(_fit(words, width - 16))}</text>'
+    )
+    out.append(_links(tuple(layout.pos.items()), pairs, cut, frozenset(k for k, _ in loss), frozenset(down)))
+    if partitioned and not given:
+        out.append(_cut_rays(layout, group_of))
+    return "".join(out), cut
 
 
 @lru_cache(maxsize=128)
@@ -394,32 +440,12 @@ def render_topology(
         lines = max((len(nd.lines) + (1 if nd.role else 0) for nd in nodes), default=0)
     layout = _given_layout(order, positions, lines) if positions else _circle_layout(order, width, lines)
     pos = layout.pos
-    groups = [g for g in network.groups if g]
-    group_of: dict[str, int] = {}
-    if len(groups) > 1:
-        for gi, g in enumerate(groups):
-            for nid in g:
-                group_of[nid] = gi
-    pairs = network.links if network.links is not None else tuple(
-        (order[i], order[j]) for i in range(len(order)) for j in range(i + 1, len(order))
-    )
-    if network.cut is not None:
-        cut = frozenset(network.cut)
-    else:
-        cut = frozenset(pair_key(a, b) for a, b in pairs if group_of and group_of.get(a, -1) != group_of.get(b, -1))
-    down = frozenset(nd.id for nd in nodes if nd.shape == "crashed")
-    partitioned = bool(cut) or len(groups) > 1
-
-    state = " partitioned" if partitioned else ""
-    out = [f'<g class="topo{state}" transform="{translate(x, y)}" font-size="{FONT}" fill="#0f172a">']
-    words = network_words(network, order)
-    out.append(
-        f'<text class="topo-network{state}" x="8" y="18" font-weight="600" '
-        f'fill="{"#b42318" if partitioned else "#475569"}">{escape(_fit(words, width - 16))}</text>'
-    )
-    out.append(_links(tuple(pos.items()), pairs, cut, frozenset(network.loss), down))
-    if partitioned and not positions:
-        out.append(_cut_rays(layout, group_of))
+    down = tuple(nd.id for nd in nodes if nd.shape == "crashed")
+    loss = tuple(sorted(network.loss.items())) if network.loss else ()
+    cut_given = frozenset(network.cut) if network.cut is not None else None
+    chrome, cut = _network_part(layout, bool(positions), tuple(tuple(g) for g in network.groups if g), loss,
+                                network.links, cut_given, down, x, y, width)
+    out = [chrome]
     out.append('<g class="topo-nodes" text-anchor="middle">')
     for nd in nodes:
         nx, ny = pos[nd.id]
