@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.db import models
-from django.db.models import Q
+from django.db import connections, models
+from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.urls import reverse
 from django.utils.functional import cached_property
+from simple_history.models import HistoricalRecords
 
 
 class Category(models.Model):
@@ -17,6 +18,8 @@ class Category(models.Model):
     blurb = models.TextField(blank=True)
     order = models.PositiveIntegerField(default=0)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["order", "name"]
         verbose_name_plural = "categories"
@@ -26,6 +29,9 @@ class Category(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("topics:category", args=[self.slug])
+
+
+SEARCH_CONFIG = "english"  # PostgreSQL text search configuration: English stemming and stop words
 
 
 class TopicQuerySet(models.QuerySet):
@@ -39,16 +45,65 @@ class TopicQuerySet(models.QuerySet):
         return self.published()
 
     def search(self, query: str) -> TopicQuerySet:
+        """Topics matching `query`, best first: title, then summary, features, use cases and
+        related items, then feature details, then the "How it works" body.
+
+        Everywhere a case-insensitive substring matches. On PostgreSQL its full-text search
+        (English stemming) matches too, so "handshakes" finds "handshake", and within each
+        tier topics are ranked by SearchRank over title (A), summary (B) and body (D).
+        Annotates `search_tier` (4 title ... 1 body) and, on PostgreSQL, `search_rank`.
+        """
         q = query.strip()
         if not q:
             return self.none()
-        return self.filter(
-            Q(title__icontains=q)
-            | Q(summary__icontains=q)
-            | Q(key_features__text__icontains=q)
-            | Q(use_cases__text__icontains=q)
-            | Q(related_items__name__icontains=q)
-        ).distinct()
+        postgres = connections[self.db].vendor == "postgresql"
+        if postgres:
+            from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+
+            ts_query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
+
+            def vector(*fields, weight=None):
+                return SearchVector(*fields, config=SEARCH_CONFIG, weight=weight)
+
+            def matches(queryset, field_name):
+                """(queryset annotated for the match, the Q that matches `field_name`)."""
+                alias = f"_fts_{field_name}"
+                queryset = queryset.annotate(**{alias: vector(field_name)})
+                return queryset, Q(**{f"{field_name}__icontains": q}) | Q(**{alias: ts_query})
+        else:
+
+            def matches(queryset, field_name):
+                return queryset, Q(**{f"{field_name}__icontains": q})
+
+        def rows(model, field_name, link="topic"):
+            queryset, condition = matches(model.objects.all(), field_name)
+            return Exists(queryset.filter(condition, **{link: OuterRef("pk")}))
+
+        topics = self
+        topics, title = matches(topics, "title")
+        topics, summary = matches(topics, "summary")
+        topics, body = matches(topics, "body")
+        tiers = [
+            (4, title),
+            (
+                3,
+                summary
+                | Q(rows(KeyFeature, "text"))
+                | Q(rows(UseCase, "text"))
+                | Q(rows(RelatedItem, "name", link="topics")),
+            ),
+            (2, Q(rows(KeyFeature, "detail"))),
+            (1, body),
+        ]
+        topics = topics.annotate(
+            search_tier=Case(*(When(cond, then=Value(tier)) for tier, cond in tiers), default=Value(0))
+        ).filter(search_tier__gt=0)
+        ordering = ["-search_tier", "category__order", "order", "title"]
+        if postgres:
+            weighted = vector("title", weight="A") + vector("summary", weight="B") + vector("body", weight="D")
+            topics = topics.annotate(search_rank=SearchRank(weighted, ts_query))
+            ordering.insert(1, "-search_rank")
+        return topics.order_by(*ordering)
 
 
 class Topic(models.Model):
@@ -70,6 +125,7 @@ class Topic(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     objects = TopicQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["category__order", "order", "title"]
@@ -110,6 +166,12 @@ class TopicListItem(models.Model):
 
 class KeyFeature(TopicListItem):
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="key_features")
+    detail = models.TextField(
+        blank=True,
+        help_text="A sentence or two on what this feature means; shown when a reader opens the feature.",
+    )
+
+    history = HistoricalRecords()
 
     class Meta(TopicListItem.Meta):
         pass
@@ -117,6 +179,8 @@ class KeyFeature(TopicListItem):
 
 class UseCase(TopicListItem):
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="use_cases")
+
+    history = HistoricalRecords()
 
     class Meta(TopicListItem.Meta):
         pass
@@ -132,7 +196,12 @@ class RelatedItem(models.Model):
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=120, unique=True)
     kind = models.CharField(max_length=12, choices=Kind.choices)
-    url = models.URLField(blank=True)
+    url = models.URLField(blank=True, help_text="The official site, for a technology; concepts may have none.")
+    description = models.TextField(
+        blank=True, help_text="A sentence or two on what this technology or concept is; shown on its page."
+    )
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -148,6 +217,8 @@ class TopicRelatedItem(models.Model):
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="related_links")
     item = models.ForeignKey(RelatedItem, on_delete=models.CASCADE, related_name="topic_links")
     order = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["order", "id"]
