@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from itertools import chain
+
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Count, Max, QuerySet
-from django.http import HttpRequest
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import ngettext
+from simple_history.admin import SimpleHistoryAdmin
 
+from topics.markdown import render_markdown
 from topics.models import Category, KeyFeature, RelatedItem, Topic, TopicRelatedItem, UseCase
 
 admin.site.site_header = "Systems & Networking admin"
@@ -24,8 +32,38 @@ BODY_HELP_TEXT = (
 )
 
 
+PREVIEW_MAX_CHARS = 100_000
+
+
+class MarkdownPreviewTextarea(forms.Textarea):
+    """The body textarea with a live preview beside it.
+
+    The preview pane posts the textarea (and the form's CSRF token, nothing else) to
+    the staff-only preview view through htmx, and shows the HTML it returns: the
+    public page's renderer and sanitiser. No inline script: htmx is a static file.
+    """
+
+    template_name = "topics/widgets/markdown_preview.html"  # in the app: the form renderer reads app templates only
+
+    def __init__(self, preview_url: str, attrs=None):
+        super().__init__(attrs)
+        self.preview_url = preview_url
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["preview_url"] = self.preview_url
+        return context
+
+    @property
+    def media(self):
+        return forms.Media(
+            css={"all": ["topics_admin/topic-admin.css"]},
+            js=["django_htmx/htmx-2.min.js"],
+        )
+
+
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(SimpleHistoryAdmin):
     list_display = ["name", "slug", "icon", "topic_count", "order"]
     list_editable = ["order"]
     ordering = ["order", "name"]
@@ -40,14 +78,56 @@ class CategoryAdmin(admin.ModelAdmin):
         return category.topic_total
 
 
+class OrderedRowsFormSet(BaseInlineFormSet):
+    """Two rows may not share an order number: which comes first would be left to chance."""
+
+    def clean(self) -> None:
+        super().clean()
+        by_order: dict[int, list[tuple[int, str]]] = {}
+        for number, form in enumerate(self.forms, start=1):
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or (not form.has_changed() and form.instance.pk is None):
+                continue
+            order = data.get("order")
+            if order is None:
+                continue
+            by_order.setdefault(order, []).append((number, str(data.get("text") or data.get("item") or "")))
+        clashes = [(order, rows) for order, rows in sorted(by_order.items()) if len(rows) > 1]
+        if clashes:
+            raise ValidationError(
+                [
+                    "Rows "
+                    + ", ".join(f"{number} (“{label}”)" for number, label in rows)
+                    + f" all have order {order}. Give each row its own position, "
+                    "for example with the ↑ and ↓ buttons."
+                    for order, rows in clashes
+                ],
+                code="duplicate_order",
+            )
+
+
 class OrderedRowsInline(admin.TabularInline):
-    """Rows shown in `order`; the blank row offered for a new one starts after the last."""
+    """Rows shown in `order`; the blank row offered for a new one starts after the last.
+
+    static/topics_admin/ordered-rows.js gives each row ↑/↓ buttons that move it and
+    renumber the order fields; without JavaScript the numbers stay editable.
+    """
 
     extra = 1
+    formset = OrderedRowsFormSet
+    classes = ["ordered-rows"]
+
+    @property
+    def media(self):
+        return super().media + forms.Media(
+            css={"all": ["topics_admin/topic-admin.css"]}, js=["topics_admin/ordered-rows.js"]
+        )
 
 
 class KeyFeatureInline(OrderedRowsInline):
     model = KeyFeature
+    fields = ["text", "detail", "order"]
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 60})}}
 
 
 class UseCaseInline(OrderedRowsInline):
@@ -62,7 +142,7 @@ class TopicRelatedItemInline(OrderedRowsInline):
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(SimpleHistoryAdmin):
     list_display = ["title", "category", "status", "order", "updated"]
     list_display_links = ["title"]
     list_editable = ["order"]
@@ -74,6 +154,7 @@ class TopicAdmin(admin.ModelAdmin):
     ordering = ["category__order", "order", "title"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [KeyFeatureInline, UseCaseInline, TopicRelatedItemInline]
+    object_history_template = "admin/topics/topic/object_history.html"
     actions = ["publish", "mark_draft"]
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
@@ -89,8 +170,74 @@ class TopicAdmin(admin.ModelAdmin):
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name == "body":
             formfield.help_text = BODY_HELP_TEXT
-            formfield.widget = forms.Textarea(attrs={"rows": 24, "cols": 100, "class": "vLargeTextField"})
+            formfield.widget = MarkdownPreviewTextarea(
+                reverse("admin:topics_topic_preview"),
+                attrs={"rows": 24, "cols": 80, "class": "vLargeTextField"},
+            )
         return formfield
+
+    def get_urls(self):
+        preview = path(
+            "preview/", self.admin_site.admin_view(self.preview_view), name="topics_topic_preview"
+        )
+        return [preview, *super().get_urls()]
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """The body as the public page would show it: POST only, for staff who may edit topics."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not (self.has_change_permission(request) or self.has_add_permission(request)):
+            raise PermissionDenied
+        body = request.POST.get("body", "")
+        too_long = len(body) > PREVIEW_MAX_CHARS
+        return TemplateResponse(
+            request,
+            "admin/topics/topic/preview.html",
+            {
+                "html": "" if too_long else render_markdown(body),
+                "too_long": too_long,
+                "max_chars": PREVIEW_MAX_CHARS,
+            },
+        )
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The topic's own history, then the recent changes to its features, use cases and links."""
+        extra_context = {**(extra_context or {}), "row_changes": self._row_changes(object_id)}
+        return super().history_view(request, object_id, extra_context=extra_context)
+
+    @staticmethod
+    def _row_changes(object_id, limit: int = 50) -> list[dict]:
+        try:
+            topic_id = int(object_id)
+        except (TypeError, ValueError):
+            return []
+        sources = [
+            (KeyFeature, "Key feature"),
+            (UseCase, "Use case"),
+            (TopicRelatedItem, "Related item"),
+        ]
+        records = chain.from_iterable(
+            (
+                (record, model, label)
+                for record in model.history.filter(topic_id=topic_id)
+                .select_related("history_user")
+                .order_by("-history_date", "-history_id")[:limit]
+            )
+            for model, label in sources
+        )
+        changes = []
+        for record, model, label in sorted(records, key=lambda r: r[0].history_date, reverse=True)[:limit]:
+            info = model._meta.app_label, model._meta.model_name
+            changes.append(
+                {
+                    "record": record,
+                    "label": label,
+                    "text": _row_text(record, model),
+                    "version_url": reverse(f"admin:{info[0]}_{info[1]}_simple_history", args=[record.id, record.history_id]),
+                    "history_url": reverse(f"admin:{info[0]}_{info[1]}_history", args=[record.id]),
+                }
+            )
+        return changes
 
     @admin.action(description="Publish selected topics", permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Topic]) -> None:
@@ -114,11 +261,60 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(RelatedItem)
-class RelatedItemAdmin(admin.ModelAdmin):
+class RelatedItemAdmin(SimpleHistoryAdmin):
     list_display = ["name", "kind", "slug", "url"]
+    fields = ["name", "slug", "kind", "url", "description"]
     list_filter = ["kind"]
     search_fields = ["name"]  # also what the topic form's autocomplete searches
     # A URL typed without a scheme means https (Django 6's default; silences its warning).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     ordering = ["name"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+def _row_text(record, model) -> str:
+    if model is TopicRelatedItem:
+        item = RelatedItem.objects.filter(pk=record.item_id).first()
+        return item.name if item else f"related item #{record.item_id} (deleted)"
+    return record.text
+
+
+class TopicRowAdmin(SimpleHistoryAdmin):
+    """A topic's row (feature, use case, related link) on its own: its history and revert pages.
+
+    Not on the admin index (rows are edited inline on their topic); the topic's
+    history page links here, including to rows that have since been deleted.
+    """
+
+    list_display = ["__str__", "topic", "order"]
+    list_filter = ["topic"]
+    list_select_related = ["topic"]
+    ordering = ["topic", "order", "id"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def response_change(self, request, obj):
+        # Saved (or reverted, or restored) on its own: go back to its topic, where rows live.
+        response = super().response_change(request, obj)
+        if "_continue" in request.POST or "_addanother" in request.POST:
+            return response
+        return HttpResponseRedirect(reverse("admin:topics_topic_change", args=[obj.topic_id]))
+
+
+@admin.register(KeyFeature)
+class KeyFeatureAdmin(TopicRowAdmin):
+    fields = ["topic", "text", "detail", "order"]
+    search_fields = ["text", "detail"]
+
+
+@admin.register(UseCase)
+class UseCaseAdmin(TopicRowAdmin):
+    fields = ["topic", "text", "order"]
+    search_fields = ["text"]
+
+
+@admin.register(TopicRelatedItem)
+class TopicRelatedItemAdmin(TopicRowAdmin):
+    fields = ["topic", "item", "order"]
+    autocomplete_fields = ["item"]

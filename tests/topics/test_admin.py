@@ -68,6 +68,8 @@ def test_instructors_group_may_add_change_and_view_content_only():
     permissions = Group.objects.get(name="Instructors").permissions.select_related("content_type")
     topic_permissions = {p.codename for p in permissions if p.content_type.app_label == "topics"}
     expected = {f"{action}_{model}" for action in ("add", "change", "view") for model in CONTENT_MODELS}
+    # Delete on the rows they manage (migration 0006), never on topics or categories.
+    expected |= {f"delete_{model}" for model in ("keyfeature", "usecase", "relateditem", "topicrelateditem")}
     assert topic_permissions == expected
     framework_apps = {"auth", "contenttypes", "sessions", "admin"}
     assert not [p.codename for p in permissions if p.content_type.app_label in framework_apps]
