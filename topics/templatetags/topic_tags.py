@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 
 from django import template
-from django.utils.html import escape
+from django.utils.html import escape, strip_tags
 from django.utils.safestring import SafeString, mark_safe
 
 from topics.models import Category, RelatedItem, Topic
@@ -72,6 +73,8 @@ def match_reasons(topic: Topic, query: str) -> list[MatchReason]:
     for feature in topic.key_features.all():
         if pattern.search(feature.text):
             reasons.append(MatchReason("Key feature", highlight_html(feature.text, query)))
+        elif feature.detail and pattern.search(feature.detail):
+            reasons.append(MatchReason(f"Key feature “{feature.text}”", excerpt_html(feature.detail, query)))
     for use_case in topic.use_cases.all():
         if pattern.search(use_case.text):
             reasons.append(MatchReason("Use case", highlight_html(use_case.text, query)))
@@ -79,7 +82,34 @@ def match_reasons(topic: Topic, query: str) -> list[MatchReason]:
         if pattern.search(item.name):
             label = "Related technology" if item.kind == RelatedItem.Kind.TECHNOLOGY else "Related concept"
             reasons.append(MatchReason(label, highlight_html(item.name, query)))
+    if topic.body:
+        text = body_text(topic)
+        if pattern.search(text):
+            reasons.append(MatchReason("How it works", excerpt_html(text, query)))
     return reasons
+
+
+def body_text(topic: Topic) -> str:
+    """The body as a reader sees it: rendered, tags stripped, entities decoded, one line."""
+    return " ".join(html.unescape(strip_tags(topic.body_html)).split())
+
+
+def excerpt_html(text: str, query: str, width: int = 80) -> SafeString:
+    """About `width` characters either side of the first match, cut at spaces, highlighted."""
+    pattern = _pattern(query)
+    match = pattern.search(text) if pattern else None
+    if match is None:
+        return highlight_html(text[: 2 * width], query)
+    start = max(0, match.start() - width)
+    end = min(len(text), match.end() + width)
+    if start > 0:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < match.start() else start
+    if end < len(text):
+        space = text.rfind(" ", match.end(), end)
+        end = space if space > match.end() else end
+    snippet = highlight_html(text[start:end], query)
+    return mark_safe(("…" if start > 0 else "") + snippet + ("…" if end < len(text) else ""))
 
 
 @register.filter
