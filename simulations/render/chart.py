@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
 
-from simulations.render.svg import num, text_width, translate
+from simulations.render.svg import group, line, num, path, text, text_width, translate
 
 FONT = 16
 CAPTION_H = 22
@@ -202,35 +202,29 @@ def _chrome(x: float, y: float, width: float, height: float, names: tuple[str, .
         ly = CAPTION_H
     # Legend: a swatch of each series' own line (dash and colour), then its name.
     lx = 8.0
-    out.append(f'<g class="chart-legend" transform="translate(0,{num(ly)})">')
+    keys = []
     for i, name in enumerate(names):
         k = i % len(COLOURS)
-        dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
-        out.append(
-            f'<g class="chart-key series-{k}"><line x1="{num(lx)}" y1="10" x2="{num(lx + 24)}" y2="10" stroke="{COLOURS[k]}" stroke-width="3"{dash}/>'
-            f'<text x="{num(lx + 30)}" y="15" fill="#334155">{escape(name)}</text></g>'
-        )
+        keys.append(group(
+            line(lx, 10, lx + 24, 10, stroke=COLOURS[k], sw=3, dash=DASHES[k] or None)
+            + text(lx + 30, 15, name, size=FONT, fill="#334155"),
+            cls=f"chart-key series-{k}",
+        ))
         lx += 30 + text_width(name, FONT) + 16
-    out.append("</g>")
-    out.append(
-        f'<path class="chart-axis" d="M{num(left)},{num(top)} L{num(left)},{num(bottom)} L{num(right)},{num(bottom)}" '
-        f'fill="none" stroke="#94a3b8" stroke-width="1.5"/>'
-    )
-    out.append('<g class="chart-ticks" fill="#475569">')
+    out.append(group(keys, cls="chart-legend", transform=f"translate(0,{num(ly)})"))
+    out.append(path(f"M{num(left)},{num(top)} L{num(left)},{num(bottom)} L{num(right)},{num(bottom)}",
+                    cls="chart-axis", stroke="#94a3b8", sw=1.5))
+    ticks = []
     for v in nice_ticks(v0, v1, 3, integer):
         yy = bottom - (v - v0) * sy
-        out.append(
-            f'<line class="chart-grid" x1="{num(left)}" y1="{num(yy)}" x2="{num(right)}" y2="{num(yy)}" stroke="#e2e8f0" stroke-width="1"/>'
-            f'<text x="{num(left - 6)}" y="{num(yy + 5.5)}" text-anchor="end">{_label(v)}</text>'
-        )
+        ticks.append(line(left, yy, right, yy, cls="chart-grid", stroke="#e2e8f0", sw=1))
+        ticks.append(text(left - 6, yy + 5.5, _label(v), size=FONT, anchor="end"))
     t_ticks = nice_ticks(t0, t1, 3)
     for i, t in enumerate(t_ticks):
         xx = left + (t - t0) * sx
         label = _label(t) + (f" {t_unit}" if t_unit and i == len(t_ticks) - 1 else "")
         anchor = "end" if xx + text_width(label, FONT) / 2 > width - 2 else "middle"
-        out.append(
-            f'<line x1="{num(xx)}" y1="{num(bottom)}" x2="{num(xx)}" y2="{num(bottom + 4)}" stroke="#94a3b8" stroke-width="1.5"/>'
-            f'<text x="{num(xx)}" y="{num(bottom + 19)}" text-anchor="{anchor}">{escape(label)}</text>'
-        )
-    out.append("</g>")
+        ticks.append(line(xx, bottom, xx, bottom + 4, stroke="#94a3b8", sw=1.5))
+        ticks.append(text(xx, bottom + 19, label, size=FONT, anchor=anchor))
+    out.append(group(ticks, cls="chart-ticks", extra=' fill="#475569"'))
     return "".join(out)

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import NamedTuple
 from html import escape
 
-from simulations.render.svg import fit, num, text_width, translate
+from simulations.render.svg import fit, group, num, path, text, text_width, translate
 
 FONT = 16
 CELL_W = 22
@@ -183,19 +183,19 @@ def _column_tips(rows: tuple[Row, ...], first: int, cap: int, cell_w: float, y: 
 
 
 def _legend(legend: Sequence[tuple[str, str]], y: float) -> str:
-    out = [f'<g class="tlegend" transform="translate(8,{num(y)})">']
+    """Each mark's shape, then what it means: "■ committed  ⬚ not committed  ┃ commit index"."""
+    out = []
     x = 0.0
     for mark, words in legend:
         if mark == "marker":
-            out.append(f'<path class="tmarker" d="M{num(x + 6)},0v16m-4,-17h8"/>')
+            out.append(path(f"M{num(x + 6)},0v16m-4,-17h8", cls="tmarker", fill=None))
         elif mark == "outline":
-            out.append(f'<path class="tlegend-box outline" d="M{num(x + 1)},1h14v14h-14z" stroke-dasharray="4 2"/>')
+            out.append(path(f"M{num(x + 1)},1h14v14h-14z", cls="tlegend-box outline", fill=None, dash="4 2"))
         else:
-            out.append(f'<path class="tlegend-box solid" d="M{num(x)},0h16v16h-16z"/>')
-        out.append(f'<text class="tlegend-text" x="{num(x + 21)}" y="13.5">{escape(words)}</text>')
+            out.append(path(f"M{num(x)},0h16v16h-16z", cls="tlegend-box solid", fill=None))
+        out.append(text(x + 21, 13.5, words, cls="tlegend-text", size=FONT))
         x += 21 + text_width(words, FONT) + 14
-    out.append("</g>")
-    return "".join(out)
+    return group(out, cls="tlegend", transform=f"translate(8,{num(y)})")
 
 
 def table_height(rows: int, *, caption: bool = True, legend: bool = True) -> float:

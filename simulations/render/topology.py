@@ -16,12 +16,17 @@ and negative delay come from virtual time:
 so the animation starts where the message is *now* and ends on arrival, and the stylesheet
 divides both by ``var(--sim-speed, 1)``: one rendered frame serves viewers at every speed.
 `TIME_SCALE` is 0.01: at speed 1, 100 ms of virtual time take 1 s. A timer is a ring that
-empties from its start to its deadline, animated the same way.
+empties from its start to its deadline, animated the same way. Playing must pace frames on
+the same scale, (next.time - time) * TIME_SCALE / speed seconds apart, or a message would
+run ahead of the next frame and jump back when it arrives.
 
 Every moving element also carries its position at `now` as its SVG `transform` (or
 `stroke-dashoffset`) attribute: a running CSS animation overrides it, and under
 ``prefers-reduced-motion`` (no animation) that is what is drawn. When the panel is paused
 the animations are paused too, which also shows the position at `now`.
+
+Colours are the stylesheet's (classes on every element; simulations.css, "Message-passing
+stages"): the markup keeps geometry and classes only, since a frame's bytes are budgeted.
 
 Shape and label carry state as well as colour: a leader has a double ring and a crown, a
 candidate a dashed ring, a crashed node a grey body, a cross and the word "crashed"; each
@@ -407,7 +412,7 @@ def network_words(network: Network, ids: Sequence[str]) -> str:
     if len(groups) > 1:
         words = "Partition: " + " | ".join(" ".join(g) for g in groups)
     else:
-        words = f"Network: all {len(ids)} nodes connected"
+        words = f"All {len(ids)} nodes connected"
     if network.loss:
         lossy = ", ".join(f"{k.replace('-', EN_DASH)} {round(v * 100)}%" for k, v in sorted(network.loss.items()))
         words += f" \u00b7 loss {lossy}"

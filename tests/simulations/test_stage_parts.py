@@ -247,7 +247,7 @@ def test_a_message_that_will_be_lost_fades_out_mid_link():
 def test_partition_is_a_visible_cut_and_what_crosses_it_is_drawn_broken():
     whole = stage(five_nodes())
     assert not find_all(whole, "topo-cut") and not find_all(whole, "link", "cut")
-    assert "all 5 nodes connected" in text_of(whole)
+    assert "All 5 nodes connected" in text_of(whole)
     assert not find_all(whole, "across-cut")
 
     root = stage(five_nodes(partition=True))
@@ -388,3 +388,33 @@ def test_topology_part_takes_a_given_layout():
     x, y = translate_of(m)
     assert 60 < x < 300 and x == pytest.approx((60 + 300) / 2, abs=1)
     assert h > 60
+
+
+def test_the_raft_engines_own_frames_render():
+    """Every preset of the Raft engine (written against the same shape file), its first
+    frames: well-formed, one node group per node, one pill per message, and a fixed size."""
+    engines = pytest.importorskip("simulations.engines.raft")
+    import random
+
+    engine_cls = engines.RaftEngine
+    for preset in engine_cls.presets:
+        engine = engine_cls(engine_cls.parse_params(preset.params), random.Random(preset.seed))
+        scripted: dict[int, list] = {}
+        for step, action in preset.actions:
+            scripted.setdefault(step, []).append(engine_cls.parse_action(action))
+        frames = [engine.reset()]
+        for i in range(60):
+            for action in scripted.get(i, ()):
+                engine.apply(action)
+            if engine.done:
+                break
+            frames.append(engine.step())
+        boxes = set()
+        for f in frames:
+            root = stage(f)
+            boxes.add(root.get("viewBox"))
+            nodes = [e for e in f.entities if e.kind == "node"]
+            assert len(find_all(root, "topo-node")) == len(nodes), preset.slug
+            assert len(find_all(root, "trow")) == len(nodes), preset.slug
+            assert len(find_all(root, "topo-msg")) == sum(1 for e in f.entities if e.kind == "message"), preset.slug
+        assert len(boxes) == 1, (preset.slug, boxes)
