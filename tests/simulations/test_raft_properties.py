@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulations.engines.raft import ELECTION_TIMEOUTS, MONITORS, RaftEngine as Engine
-from tests.simulations.test_raft_engine import check_narration
+from tests.simulations.test_raft_engine import check_frames
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
@@ -81,7 +81,7 @@ def assert_safe(e, frames):
     for f in frames:
         for name in MONITORS:
             assert f.metrics[name] == "ok", (f.index, e.mon.violations)
-        check_narration(f, e.majority)
+    check_frames(frames, e.majority)
 
 
 @SETTINGS
