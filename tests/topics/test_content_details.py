@@ -146,3 +146,25 @@ def test_staff_without_change_permission_get_no_edit_link(client, django_user_mo
     client.force_login(viewer)
     page = client.get(reverse("topics:topic", args=["dns"])).content.decode()
     assert "Edit this topic" not in page
+
+
+def test_migration_0007_updates_only_bodies_nobody_edited(monkeypatch):
+    import hashlib
+    import importlib
+
+    from django.apps import apps as global_apps
+
+    migration = importlib.import_module("topics.migrations.0007_update_unedited_seed_bodies")
+    for slug, hashes in migration.EARLIER_SEED_BODIES.items():
+        current = hashlib.sha256(seed.topic_body(slug).encode()).hexdigest()
+        assert current not in hashes, slug  # the current file is not an "earlier" version
+    old = "The body as an earlier seed shipped it."
+    monkeypatch.setattr(migration, "EARLIER_SEED_BODIES", {
+        "tcp-ip-model": {hashlib.sha256(old.encode()).hexdigest()},
+        "locks-synchronization": {hashlib.sha256(old.encode()).hexdigest()},
+    })
+    Topic.objects.filter(slug="tcp-ip-model").update(body=old)
+    Topic.objects.filter(slug="locks-synchronization").update(body=old + " Edited by an instructor.")
+    migration.update_unedited_bodies(global_apps, None)
+    assert Topic.objects.get(slug="tcp-ip-model").body == seed.topic_body("tcp-ip-model")
+    assert Topic.objects.get(slug="locks-synchronization").body == old + " Edited by an instructor."
