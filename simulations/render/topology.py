@@ -257,19 +257,19 @@ def _glyph(shape: str, gx: float) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _message_parts(kind: str, label: str, shape: str, drop: bool, title: str) -> tuple[str, str]:
-    """A message's class list (without "across-cut") and its inside: title, pill, glyph,
-    label. The same for every frame the message is in flight."""
+def _message_parts(kind: str, label: str, shape: str, drop: bool, title: str) -> tuple[str, str, float]:
+    """A message's class list (without "across-cut"), its inside (title, pill, glyph,
+    label) and its pill's width. The same for every frame the message is in flight."""
     cls = "topo-msg " + escape(kind) + (" dropping" if drop else "")
     tip = f"<title>{escape(title)}</title>" if title else ""
-    return cls, tip + _message_body(label, shape, drop)
+    return cls, tip + _message_body(label, shape, drop), pill_width(label, drop)
 
 
 @lru_cache(maxsize=512)
 def _message_body(label: str, shape: str, drop: bool) -> str:
     """The pill: glyph then label, centred on the message's position."""
     shown = label + (" \u2715" if drop else "")
-    w = 8 + 14 + text_width(shown, FONT) + 8
+    w = pill_width(label, drop)
     left = -w / 2
     return (
         f'<rect class="msg-pill" x="{num(left)}" y="{num(-MSG_H / 2)}" width="{num(w)}" height="{MSG_H}" rx="{MSG_H // 2}"/>'
@@ -277,25 +277,34 @@ def _message_body(label: str, shape: str, drop: bool) -> str:
     )
 
 
-def message_path(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float, float, float]:
-    """Where a message from a node at `a` to one at `b` starts and ends: from rim to rim,
-    shifted off the link to the right of its way, so a request and its reply pass."""
+def pill_width(label: str, drop: bool = False) -> float:
+    """The width of a message's pill (glyph, label, and the cross of one that will be lost)."""
+    return 8 + 14 + text_width(label + (" \u2715" if drop else ""), FONT) + 8
+
+
+def message_path(a: tuple[float, float], b: tuple[float, float], width: float = 0.0) -> tuple[float, float, float, float]:
+    """Where a message (a pill `width` wide) from a node at `a` to one at `b` starts and
+    ends: with the pill just clear of each node's timer ring, shifted off the link to the
+    right of its way, so that a request and its reply pass. On a link too short for that,
+    it runs from the link's middle less a little to its middle plus a little."""
     dx, dy = b[0] - a[0], b[1] - a[1]
     length = math.hypot(dx, dy) or 1.0
     ux, uy = dx / length, dy / length
     nx, ny = -uy * LANE, ux * LANE
-    reach = NODE_R + 6
+    extent = abs(ux) * width / 2 + abs(uy) * MSG_H / 2  # the pill's half-size along the link
+    reach = min(NODE_R + 12 + extent, length / 2 - 8)
     return (a[0] + ux * reach + nx, a[1] + uy * reach + ny, b[0] - ux * reach + nx, b[1] - uy * reach + ny)
 
 
 def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_scale: float) -> str:
-    key = (m.src, m.dst, m.drop)
+    cls, inside, width = _message_parts(m.kind, m.label, m.shape, m.drop, m.title)
+    key = (m.src, m.dst, m.drop, width)
     path = layout.paths.get(key)
     if path is None:
         pos = layout.pos
         if m.src not in pos or m.dst not in pos:
             return ""
-        x0, y0, x1, y1 = message_path(pos[m.src], pos[m.dst])
+        x0, y0, x1, y1 = message_path(pos[m.src], pos[m.dst], width)
         if m.drop:
             x1, y1 = x0 + (x1 - x0) * DROP_AT, y0 + (y1 - y0) * DROP_AT
         path = layout.paths[key] = (x0, y0, x1, y1, f"--x0:{x0:.1f};--y0:{y0:.1f};--x1:{x1:.1f};--y1:{y1:.1f}")
@@ -307,7 +316,6 @@ def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_sc
         dur, delay = span * time_scale, -elapsed * time_scale
     else:
         frac, dur, delay = 1.0, 0.0, 0.0
-    cls, inside = _message_parts(m.kind, m.label, m.shape, m.drop, m.title)
     return (
         f'<g class="{cls}{" across-cut" if across else ""}" transform="translate({x0 + (x1 - x0) * frac:.1f},{y0 + (y1 - y0) * frac:.1f})" '
         f'style="{where};--d:{dur:.3f}s;--t:{delay:.3f}s">{inside}</g>'

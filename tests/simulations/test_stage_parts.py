@@ -21,6 +21,7 @@ from simulations.render.topology import (
     StageMessage,
     StageNode,
     message_path,
+    pill_width,
     render_topology,
     timing,
 )
@@ -201,12 +202,15 @@ def test_a_message_now_sits_at_its_fraction_of_the_link_and_animates_from_there(
     x0, y0, x1, y1 = (float(v[k]) for k in ("--x0", "--y0", "--x1", "--y1"))
     # It runs from n1's rim to n2's rim...
     n1, n2 = translate_of(node_group(root, "n1")), translate_of(node_group(root, "n2"))
-    expected = message_path(n1, n2)
+    expected = message_path(n1, n2, pill_width("Append 4"))
     assert (x0, y0, x1, y1) == pytest.approx(expected, abs=0.06)
+    # (its pill clear of both nodes and their timer rings)
+    for (nx, ny), (px, py) in ((n1, (x0, y0)), (n2, (x1, y1))):
+        assert ((px - nx) ** 2 + (py - ny) ** 2) ** 0.5 > 34 + 11
     # ...and, without motion (reduced motion, or paused), it is drawn 40% of the way along.
     sx, sy = translate_of(m)
-    assert sx == pytest.approx(x0 + 0.4 * (x1 - x0), abs=0.06)
-    assert sy == pytest.approx(y0 + 0.4 * (y1 - y0), abs=0.06)
+    assert sx == pytest.approx(x0 + 0.4 * (x1 - x0), abs=0.11)  # each rounded to 0.1
+    assert sy == pytest.approx(y0 + 0.4 * (y1 - y0), abs=0.11)
 
 
 def test_timing_edge_cases_and_time_scale():
@@ -237,7 +241,7 @@ def test_a_message_that_will_be_lost_fades_out_mid_link():
     v = style_vars(m)
     x0, y0, x1, y1 = (float(v[k]) for k in ("--x0", "--y0", "--x1", "--y1"))
     n1, n5 = translate_of(node_group(root, "n1")), translate_of(node_group(root, "n5"))
-    full = message_path(n1, n5)
+    full = message_path(n1, n5, pill_width("Beat", drop=True))
     # It ends part way along its link, never at n5.
     assert x1 == pytest.approx(full[0] + DROP_AT * (full[2] - full[0]), abs=0.06)
     assert y1 == pytest.approx(full[1] + DROP_AT * (full[3] - full[1]), abs=0.06)
