@@ -1347,6 +1347,7 @@ _SCRIPTS: dict[str, tuple[tuple[int, dict[str, Any]], ...]] = {
         (104, {"type": "restart", "node": "n5"}),
         (105, {"type": "timeout", "node": "n5"}),
         (106, {"type": "timeout", "node": "n5"}),
+        (176, {"type": "client_request", "node": "n3", "key": "x", "value": 7}),
     ),
     "figure-8-broken": (
         (17, {"type": "crash", "node": "n3"}),
@@ -1431,16 +1432,17 @@ RaftEngine.presets = (
         "and copies index 2 to n2 only. (b) n1 crashes; n5 wins term 3 with votes from n3, n4 and itself and "
         "puts a different entry at index 2. (c) n5 crashes; n1 restarts, wins term 4 and copies index 2 to n3: "
         "it is on a majority, yet n1 does not commit it, because it is not from term 4. n1 appends set x = 4, "
-        "then crashes before sending it. (d1) n5 wins term 5 with votes from n2, n3 and n4 and overwrites "
-        "index 2 everywhere: safe, because it was never committed. No monitor fires.",
+        "but both messages carrying it are lost and n1 crashes. (d1) n5 wins term 5 with votes from n2, n3 and "
+        "n4 and overwrites index 2 on them: safe, because it was never committed. No monitor fires.",
         _FIG8,
     ),
     _preset(
         "figure-8-e", "Figure 8, the other future",
         "Figure 8 up to (c), then the other ending, (d2) (the caption's (e)): n1 replicates its term-4 entry "
         "set x = 4 to n2 and n3 before it crashes. That commits index 3 and with it index 2. When n5 tries to "
-        "win an election afterwards, n2 and n3 refuse: their logs end in term 4, more up-to-date than n5's, so "
-        "the committed entries can no longer be overwritten.",
+        "win an election afterwards, n2 and n3 refuse: their logs end in term 4, more up-to-date than n5's. "
+        "n3 wins term 7 instead, overwrites n5's stale index 2, and once its own set x = 7 is on a majority "
+        "every live server applies x = 1, 2, 4 and 7 in that order.",
         _FIG8,
     ),
     _preset(
