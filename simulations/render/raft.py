@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from operator import itemgetter
+from types import MappingProxyType
 from typing import Any
 
 from simulations.engines.base import Entity, Frame
@@ -81,7 +82,7 @@ def _node(e: Entity) -> StageNode:
     node = _node_base(e.id, role, term, voted_for, commit, applied, tuple((st["state"] or {}).items()), len(st["votes"] or ()))
     t = st["timer"]
     if t and role != "crashed":
-        return node._replace(timer=_timer(t["start"], t["deadline"], t["kind"]))
+        return StageNode(node.id, role, node.shape, node.lines, node.crown, _timer(t["start"], t["deadline"], t["kind"]), node.title)
     return node
 
 
@@ -146,11 +147,14 @@ def _network(e: Entity | None) -> Network:
     if e is None:
         return Network()
     st = e.state
-    return Network(
-        groups=tuple(tuple(g) for g in st.get("groups") or ()),
-        loss=dict(st.get("loss") or {}),
-        cut=frozenset(st["cut"]) if st.get("cut") is not None else None,
-    )
+    cut = st.get("cut")
+    return _network_of(tuple(map(tuple, st.get("groups") or ())), tuple(sorted((st.get("loss") or {}).items())),
+                       tuple(cut) if cut is not None else None)
+
+
+@lru_cache(maxsize=64)
+def _network_of(groups: tuple[tuple[str, ...], ...], loss: tuple[tuple[str, float], ...], cut: tuple[str, ...] | None) -> Network:
+    return Network(groups, MappingProxyType(dict(loss)), None, frozenset(cut) if cut is not None else None)
 
 
 def _summary(frame: Frame, nodes: Sequence[Entity], messages: int, network: Network) -> str:

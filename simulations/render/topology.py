@@ -68,7 +68,7 @@ class Timer(NamedTuple):
     start: float
     deadline: float
     kind: str = "timeout"  # a class: "election", "heartbeat"...
-    label: str = ""  # the hover text
+    label: str = ""  # words for a layout's own titles (the ring has none: a frame's bytes are budgeted)
 
 
 class StageNode(NamedTuple):
@@ -455,9 +455,9 @@ def render_topology(
     pos = layout.pos
     down = tuple(nd.id for nd in nodes if nd.shape == "crashed")
     loss = tuple(sorted(network.loss.items())) if network.loss else ()
-    cut_given = frozenset(network.cut) if network.cut is not None else None
-    chrome, cut = _network_part(layout, bool(positions), tuple(tuple(g) for g in network.groups if g), loss,
-                                network.links, cut_given, down, x, y, width)
+    cut_given = network.cut if network.cut is None or isinstance(network.cut, frozenset) else frozenset(network.cut)
+    chrome, cut = _network_part(layout, bool(positions), tuple(g if isinstance(g, tuple) else tuple(g) for g in network.groups if g),
+                                loss, network.links, cut_given, down, x, y, width)
     out = [chrome]
     out.append('<g class="topo-nodes" text-anchor="middle">')
     for nd in nodes:
