@@ -402,6 +402,9 @@ class RaftEngine(Engine):
         self._node_entities: dict[str, Entity] = {}
         self._dirty: set[str] = set(self.ids)
         self._msg_entities: dict[int, tuple[str, float, Entity]] = {}
+        #: A message's fate (arrives or not) changes only through an action (crash, restart,
+        #: partition, heal, drop, delay): until one, frames reuse the messages' entities.
+        self._fates_stale = False
         self._net_entity: Entity | None = None
         self._log_states: dict[str, list[LogEntryState]] = {}
         #: node -> the first log index (1-based) that changed since its log was last drawn
@@ -874,6 +877,7 @@ class RaftEngine(Engine):
         return event
 
     def apply(self, action: Any) -> Event | None:
+        self._fates_stale = True
         if isinstance(action, ClientRequest):
             return self._client_request(action)
         if isinstance(action, Crash):
@@ -1201,16 +1205,34 @@ class RaftEngine(Engine):
             cache[node_id] = self._node_entity(self.nodes[node_id])
         self._dirty.clear()
         entities = [cache[i] for i in self.ids]
-        entities.extend(self._message_entity(msg) for msg in self.net.in_flight.values())
+        in_flight = self.net.in_flight
+        if self._fates_stale:
+            entities.extend(self._message_entity(msg) for msg in in_flight.values())
+            self._fates_stale = False
+        else:
+            drawn = self._msg_entities
+            for msg_id, msg in in_flight.items():
+                hit = drawn.get(msg_id)
+                entities.append(hit[2] if hit is not None else self._message_entity(msg))
         entities.append(self._network_entity())
-        leader = self.leader()
-        live = [n for n in self.nodes.values() if n.role != "crashed"]
+        leader = None
+        top_term = top_commit = 0
+        for node in self.nodes.values():
+            if node.role == "crashed":
+                top_commit = max(top_commit, node.commit_index)
+                continue
+            if node.term > top_term:
+                top_term = node.term
+            if node.commit_index > top_commit:
+                top_commit = node.commit_index
+            if node.role == "leader" and (leader is None or node.term > leader.term):
+                leader = node
         violations = self.mon.violations
         metrics: dict[str, Any] = {
             "time_ms": self.sched.now,
             "leader": leader.id if leader is not None else "none",
-            "term": max((n.term for n in live), default=0),
-            "commit_index": leader.commit_index if leader is not None else max((n.commit_index for n in self.nodes.values()), default=0),
+            "term": top_term,
+            "commit_index": leader.commit_index if leader is not None else top_commit,
         }
         for name in MONITORS:
             metrics[name] = "violated" if name in violations else "ok"
