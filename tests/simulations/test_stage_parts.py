@@ -224,14 +224,15 @@ def test_timing_edge_cases_and_time_scale():
 
 def test_messages_are_labelled_by_type_and_each_type_has_its_own_glyph():
     root = stage(five_nodes())
-    by_kind = {}
+    outline = {}  # label -> the glyph's element and path commands, numbers left out
     for g in find_all(root, "topo-msg"):
         glyph = find_all(g, "msg-glyph")[0]
-        shape = glyph.tag.removeprefix(SVG) + ":" + (glyph.get("d") or "")[-12:]
-        by_kind[text_of(g)] = (shape, glyph.tag.removeprefix(SVG))
-    assert set(by_kind) == {"Append 4", "Beat \u2715", "Vote?", "Vote \u2717", "ACK 4"}
-    glyphs = {by_kind["Append 4"][0], by_kind["Vote?"][0], by_kind["Vote \u2717"][0], by_kind["ACK 4"][0]}
-    assert len(glyphs) == 4  # square, diamond, circle, triangle
+        outline[text_of(g)] = glyph.tag.removeprefix(SVG) + ":" + re.sub(r"[-\d.,]", "", glyph.get("d") or "")
+    assert set(outline) == {"Append 4", "Beat \u2715", "Vote?", "Vote \u2717", "ACK 4"}
+    assert outline["Append 4"] == outline["Beat \u2715"] == "path:Mhvhz"  # AppendEntries: a square
+    assert outline["Vote?"] == "path:Mlllz"  # RequestVote: a diamond
+    assert outline["Vote \u2717"] == "circle:"  # RequestVote reply: a circle
+    assert outline["ACK 4"] == "path:Mllz"  # AppendEntries reply: a triangle
 
 
 def test_a_message_that_will_be_lost_fades_out_mid_link():
