@@ -6,9 +6,11 @@ debug on; production sets DJANGO_DEBUG=0, SECRET_KEY and ALLOWED_HOSTS.
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,20 +54,28 @@ INSTALLED_APPS = [
     "ninja",  # serves /api/docs' Swagger UI from static files, not a CDN
     "django_htmx",
     "template_partials",
+    "simple_history",  # who changed which content row when, revertible from the admin
+    "csp",
+    "axes",  # admin lockout after repeated failed logins (see AXES_* below)
     "topics",
     "simulations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but security: every response, static files and the lockout page included, gets the CSP.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # records the signed-in user on history rows
+    "topics.middleware.SiteNotFoundMiddleware",  # the site's 404 page for a view's Http404, in debug too
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "learning_platform.urls"
@@ -145,6 +155,41 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# Content-Security-Policy (django-csp 4): scripts only from this origin or with the
+# per-request nonce (`{{ request.csp_nonce }}`), never inline handlers or eval. Style
+# elements need the nonce too; style attributes stay allowed (style-src-attr). 'self' in
+# connect-src covers the same-origin ws:/wss: simulation socket (CSP Level 3).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Admin lockout (django-axes): after AXES_FAILURE_LIMIT failed logins for one username
+# from one address, that pair is refused (429, templates/axes/lockout.html) for the
+# cool-off, even with the right password. Unlock early: `manage.py axes_reset_username
+# NAME` or `manage.py axes_reset` (README). The address is REMOTE_ADDR: behind a proxy,
+# Daphne's --proxy-headers sets it from X-Forwarded-For.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "axes/lockout.html"
 
 # `make bench` only: lets a loopback client ask for unpaced play (see simulations.consumers).
 SIMULATIONS_BENCH = env_bool("SIMULATIONS_BENCH", False)
