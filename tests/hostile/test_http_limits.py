@@ -49,7 +49,7 @@ def test_a_request_just_under_the_limits_is_served(production_server):
     assert status_of(exchange(production_server, request(headers=(header,)))) == 200
 
 
-@pytest.mark.parametrize("length", [MAX_LINE_BYTES + 100, 64 * 1024, 1024 * 1024])
+@pytest.mark.parametrize("length", [MAX_LINE_BYTES + 100, 60 * 1024])
 def test_an_overlong_url_is_414_and_the_connection_closes(production_server, length):
     reply = exchange(production_server, request("/?q=" + "a" * length))
     assert status_of(reply) == 414
@@ -57,7 +57,19 @@ def test_an_overlong_url_is_414_and_the_connection_closes(production_server, len
     still_serving(production_server)
 
 
-@pytest.mark.parametrize("length", [MAX_LINE_BYTES + 100, 64 * 1024])
+def test_a_megabyte_url_is_cut_short_without_a_hang(production_server):
+    """The server stops reading at the limit and closes with the rest unread, so the
+    kernel may answer the client's remaining bytes with a reset, which can overtake
+    the 414 (usually it arrives first)."""
+    try:
+        reply = exchange(production_server, request("/?q=" + "a" * (1024 * 1024)))
+    except (ConnectionResetError, BrokenPipeError):
+        reply = None
+    assert reply is None or status_of(reply) == 414
+    still_serving(production_server)
+
+
+@pytest.mark.parametrize("length", [MAX_LINE_BYTES + 100, 60 * 1024])
 def test_an_overlong_header_is_431_and_the_connection_closes(production_server, length):
     reply = exchange(production_server, request(headers=(("Cookie", "c=" + "x" * length),)))
     assert status_of(reply) == 431
