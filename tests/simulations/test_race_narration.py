@@ -313,6 +313,16 @@ def _unlocked(tr, s, m):
     assert tr.op(s) == UNLOCK and s.pre.lock_holder == t + 1 and s.post.lock_holder == 0
     sleepers = [u for u in range(tr.prog.threads) if s.pre.waiting[u]]
     assert tids(m["woke"] or "") == sleepers and not any(s.post.waiting)
+    # Happens-after: the next thread to take the lock has seen all of this thread's clock.
+    mine = clock(s, t)
+    taken = next((x for x in tr.after(s) if tr.op(x) == LOCK), None)
+    if taken is not None:
+        assert all(a >= b for a, b in zip(clock(taken, taken.t), mine))
+
+
+def clock(s: Step, t: int) -> tuple[int, ...]:
+    """Thread t's vector clock as the frame shows it."""
+    return next(e.state["clock"] for e in s.frame.entities if e.kind == "thread" and e.state["name"][1:] == str(t + 1))
 
 
 def race_entities(s: Step) -> list[dict]:
@@ -833,8 +843,13 @@ def _construct(tr, s, m):
     r"acquire load that reads true\. That is what std::call_once does\.",
 )
 def _set_done(tr, s, m):
-    me(s, m)
+    t = me(s, m)
     assert tr.op(s) == SET_DONE and mem(tr, s.pre, "field") == FIELD_VALUE and mem(tr, s.pre, "instance") == 1
+    # Every later acquire load that reads true has seen this thread's clock at the store.
+    mine = clock(s, t)
+    for x in tr.after(s):
+        if tr.op(x) == LOAD_FLAG and x.eff.instr.order == "acquire" and x.eff.before == 1:
+            assert all(a >= b for a, b in zip(clock(x, x.t), mine))
 
 
 @narration(
@@ -998,13 +1013,24 @@ def _blocked_line(tr, s, m):
     assert s.eff.blocked and s.pre.lock_holder == tid(m["h"]) + 1
 
 
-@event("race", "race line", rf"Data race on (?P<loc>[\w>-]+): (?P<a>{NAME}) (?P<ak>(?:atomic )?(?:read|write)) \(.*\) at clock .* and (?P<b>{NAME}) (?P<bk>(?:atomic )?(?:read|write)) \(.*")
+@event(
+    "race",
+    "race line",
+    rf"Data race on (?P<loc>[\w>-]+): (?P<a>{NAME}) (?P<ak>(?:atomic )?(?:read|write)) \(.*\) at clock \[(?P<ac>[\d, ]+)\] "
+    rf"and (?P<b>{NAME}) (?P<bk>(?:atomic )?(?:read|write)) \(.*\) at clock \[(?P<bc>[\d, ]+)\]\. Neither happens-before the "
+    rf"other: (?P=b)'s clock has seen (?P=a) only up to (?P<seen>\d+), but (?P=a)'s (?P=ak) was at (?P=a)'s time (?P<at>\d+)\.",
+)
 def _race_line(tr, s, m):
+    ac, bc = (tuple(int(v) for v in m[g].split(", ")) for g in ("ac", "bc"))
     assert any(
-        (r["location"], r["earlier"]["thread"], r["earlier"]["kind"], r["later"]["thread"], r["later"]["kind"])
-        == (m["loc"], m["a"], m["ak"], m["b"], m["bk"])
+        (r["location"], r["earlier"]["thread"], r["earlier"]["kind"], r["earlier"]["clock"], r["later"]["thread"], r["later"]["kind"], r["later"]["clock"])
+        == (m["loc"], m["a"], m["ak"], ac, m["b"], m["bk"], bc)
         for r in race_entities(s)
     )
+    a = tid(m["a"])
+    # Not ordered: the later access's clock has not reached the earlier one's own entry.
+    assert int(m["seen"]) == bc[a] < int(m["at"]) == ac[a]
+    assert "write" in m["ak"] + m["bk"] and not (m["ak"].startswith("atomic") and m["bk"].startswith("atomic"))
 
 
 @event(
