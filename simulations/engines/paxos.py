@@ -415,9 +415,9 @@ class PaxosEngine(Engine):
             for group in action.groups:
                 for node in group:
                     self._node_exists(node)
-            groups = self.net.partition([list(g) for g in action.groups])
-            if len(groups) < 2:
+            if len(self.net.plan_partition([list(g) for g in action.groups])) < 2:
                 raise ValueError("A partition needs at least two groups.")
+            groups = self.net.partition([list(g) for g in action.groups])
             words = " | ".join("{" + ", ".join(g) + "}" for g in groups)
             self._pending.append(f"The network splits into {words}.")
             return Event("partition", f"Partition: {words}.", severity="error")

@@ -935,9 +935,9 @@ class RaftEngine(Engine):
             for group in action.groups:
                 for node_id in group:
                     self._node(node_id)
-            groups = self.net.partition([list(g) for g in action.groups])
-            if len(groups) < 2:
+            if len(self.net.plan_partition([list(g) for g in action.groups])) < 2:
                 raise ValueError("Those groups hold every server together: a partition needs at least two groups.")
+            groups = self.net.partition([list(g) for g in action.groups])
             self._net_entity = None
             words = " | ".join("{" + ", ".join(g) + "}" for g in groups)
             return self._effect(

@@ -638,6 +638,10 @@ def test_impossible_actions_are_refused_and_change_nothing():
     refuses(e, "two different servers", type="drop", src="n1", dst="n1")
     refuses(e, "at least two groups", type="partition", groups=[["n1", "n2", "n3"]])
     refuses(e, "two groups", type="partition", groups=[["n1"], ["n1", "n2"]])
+    act(e, type="partition", groups=[["n1"]])
+    refuses(e, "at least two groups", type="partition", groups=[["n1", "n2", "n3"]])  # leaves the cut in place
+    assert e.net.partitioned
+    act(e, type="heal")
     act(e, type="crash", node="n2")
     refuses(e, "already down", type="crash", node="n2")
     refuses(e, "down", type="client_request", node="n2", key="x", value=1)

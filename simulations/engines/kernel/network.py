@@ -129,6 +129,15 @@ class Network:
     def partition(self, groups: list[list[str]]) -> list[list[str]]:
         """Split the nodes into `groups`; nodes left out form one more group together.
         Returns the groups now in force."""
+        full = self.plan_partition(groups)
+        for number, group in enumerate(full):
+            for node in group:
+                self.group_of[node] = number
+        return self.groups()
+
+    def plan_partition(self, groups: list[list[str]]) -> list[list[str]]:
+        """The groups `partition(groups)` would put in force, changing nothing (ValueError
+        for an unknown node or one listed twice)."""
         seen: set[str] = set()
         for group in groups:
             for node in group:
@@ -137,11 +146,7 @@ class Network:
                     raise ValueError(f"{node} appears in two groups; each node belongs to one")
                 seen.add(node)
         rest = [n for n in self.nodes if n not in seen]
-        full = [list(g) for g in groups if g] + ([rest] if rest else [])
-        for number, group in enumerate(full):
-            for node in group:
-                self.group_of[node] = number
-        return self.groups()
+        return [list(g) for g in groups if g] + ([rest] if rest else [])
 
     def heal(self) -> None:
         for node in self.nodes:

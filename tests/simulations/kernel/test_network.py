@@ -76,6 +76,9 @@ def test_partition_cuts_between_groups_and_heal_joins_them():
     assert deliver_all(s, net)[0][-1] == "delivered"
     with pytest.raises(ValueError):
         net.partition([["a"], ["a", "b"]])
+    net.partition([["a"]])
+    assert net.plan_partition([["a", "b", "c", "d", "e"]]) == [["a", "b", "c", "d", "e"]]
+    assert net.groups() == [["a"], ["b", "c", "d", "e"]]  # planning changed nothing
 
 
 def test_a_message_in_flight_when_the_cut_happens_is_lost():
