@@ -8,19 +8,28 @@ prints one JSON line: {"frames": ..., "seconds": ..., "bytes": ..., "server_rss_
 
 import asyncio
 import json
+import re
 import sys
 import time
 
 from websockets.asyncio.client import connect
 
 ORIGIN = "http://127.0.0.1"
+#: The flow-control marker that ends each of our server's messages; echoed as the page does.
+MARKER = re.compile(r'data-seq="(\d+)" data-token="([0-9a-f]+)" data-ack="1"></i>$')
+
+
+async def acknowledge(ws, message: str) -> None:
+    marker = MARKER.search(message)
+    if marker:
+        await ws.send(json.dumps({"cmd": "ack", "seq": marker.group(1), "token": marker.group(2)}))
 
 
 async def viewer(url: str, start_message: str, expected: int, ready: asyncio.Event,
                  opened: list) -> tuple[int, int]:
     async with connect(url, origin=ORIGIN, max_size=2**22, compression=None,
                        open_timeout=60, ping_interval=None) as ws:
-        await ws.recv()  # the full state sent on connect
+        await acknowledge(ws, await ws.recv())  # the full state sent on connect
         opened.append(1)
         await ready.wait()
         await ws.send(start_message)
@@ -29,6 +38,7 @@ async def viewer(url: str, start_message: str, expected: int, ready: asyncio.Eve
             message = await ws.recv()
             frames += 1
             size += len(message)
+            await acknowledge(ws, message)
         return frames, size
 
 

@@ -4,6 +4,12 @@ The wire protocol is in `protocol`, what each command does in `controller`, what
 client may cost in `limits`, what the process shares in `process`. Server -> client:
 HTML only, each top-level element swapped out of band by id (render/panel.py lists
 them); errors go to `{panel}-error`, never as a traceback. Close codes: `wire.Close`.
+
+A message is judged when it arrives (size, rate, its cost against the client address's
+budget) and queued; one task per socket carries the queued commands out in order, so a
+backlog is bounded and visible. Every message sent ends with a marker the page echoes
+(limits.SendWindow): past a small window of unread messages nothing more is sent, play
+waits, and the page gets the full state once it reads again.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from simulations import controller, limits, process, protocol, registry
 from simulations.controller import Pacer, Reply, Viewer
 from simulations.protocol import ProtocolError
-from simulations.runs import FieldError, RunError, analysis
+from simulations.runs import FieldError, RunError, compute_in
 from simulations.wire import Close
 
 logger = logging.getLogger("simulations")
@@ -26,8 +32,9 @@ logger = logging.getLogger("simulations")
 
 class SimulationConsumer(AsyncWebsocketConsumer):
     # No channel layer: each viewer owns its session (viewers of one run share its frames
-    # through the process's store), nothing is broadcast. Channels then never looks a
-    # layer up (joining one would also cost a task and a queue per socket).
+    # through the process's store), nothing is broadcast. `get_channel_layer` returns None
+    # for an alias that is not configured, so Channels never joins one (which would cost
+    # a task and a queue per socket).
     channel_layer_alias = None
 
     viewer: Viewer | None = None
@@ -38,6 +45,7 @@ class SimulationConsumer(AsyncWebsocketConsumer):
         self._tasks: set[asyncio.Task] = set()
         self._play_task: asyncio.Task | None = None
         self._client: str | None = None
+        self._closed = False
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -67,8 +75,13 @@ class SimulationConsumer(AsyncWebsocketConsumer):
                                "Close a few tabs and reload.", Close.BUSY)
         self._client = client
         self.guard = limits.FloodGuard()
+        self.window = limits.SendWindow()
+        self.queue = limits.CommandQueue(protocol.LATEST_WINS)
         await self.accept()
+        if not proc.budgets.charge(client, controller.connect_cost(request)):
+            request = protocol.Connect(request.prefix, None, None, False, request.speed)
         self.viewer, reply = controller.connect(engine_cls, request, proc)
+        self._spawn(self._work())
         await self._carry_out(reply)
 
     async def _refuse(self, prefix: str, message: str, code: Close) -> None:
@@ -79,10 +92,13 @@ class SimulationConsumer(AsyncWebsocketConsumer):
         raise StopConsumer
 
     async def disconnect(self, code) -> None:
+        self._closed = True
         await self._shutdown()
 
     async def _shutdown(self) -> None:
-        tasks = [t for t in getattr(self, "_tasks", ()) if not t.done()]
+        self._closed = True
+        current = asyncio.current_task()
+        tasks = [t for t in getattr(self, "_tasks", ()) if not t.done() and t is not current]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -97,7 +113,7 @@ class SimulationConsumer(AsyncWebsocketConsumer):
         task.add_done_callback(self._tasks.discard)
         return task
 
-    # -- receiving
+    # -- receiving: judged and queued on arrival
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.viewer is None:
@@ -110,6 +126,17 @@ class SimulationConsumer(AsyncWebsocketConsumer):
             await self._send_error(f"Message too large (over {limits.MAX_MESSAGE_BYTES // 1024} KB); closing.")
             await self.close(code=Close.TOO_BIG)
             raise StopConsumer
+        try:
+            bench = limits.bench_client(self._client or "")
+            command = protocol.parse_message(text_data, self.viewer.engine_cls, bench=bench)
+        except (ProtocolError, RunError) as exc:
+            command = exc
+        if isinstance(command, protocol.Ack) and self.window.ack(command.seq, command.token):
+            # A fresh acknowledgement is flow control, not a request: it costs no budget.
+            if self.window.is_open and self.window.stale:
+                self.window.stale = False
+                self.queue.put(protocol.SendState())
+            return
         verdict = self.guard.admit()
         if verdict == limits.FloodGuard.CLOSE:
             await self._send_error("Too many messages; the connection is closed. Reload to continue.")
@@ -119,38 +146,75 @@ class SimulationConsumer(AsyncWebsocketConsumer):
             await self._send_error("Too many messages at once: slow down.")
         if verdict != limits.FloodGuard.ADMIT:
             return
-        try:
-            bench = limits.bench_client(limits.client_key(self.scope))
-            command = protocol.parse_message(text_data, self.viewer.engine_cls, bench=bench)
-            reply = controller.handle(self.viewer, command)
-            if isinstance(command, protocol.Play) and command.unpaced_steps is not None:
-                self._stop_play()
-                self._play_task = self._spawn(self._play_unpaced(command.unpaced_steps))
-                return
-            await self._carry_out(reply)
-        except ProtocolError as exc:
-            await self._send_error(exc.message, exc.errors)
-        except RunError as exc:
-            await self._send_error("That was not accepted.", exc.errors)
-        except (StopConsumer, asyncio.CancelledError):
-            raise
-        except Exception:  # a bug: log it, tell the viewer, keep the socket and the run
-            logger.exception("simulation %s: command failed", self.viewer.engine_cls.slug)
-            await self._send_error("Something went wrong on the server; the simulation was not changed.")
+        if isinstance(command, ProtocolError):
+            await self._send_error(command.message, command.errors)
+            return
+        if isinstance(command, RunError):
+            await self._send_error("That was not accepted.", command.errors)
+            return
+        if isinstance(command, protocol.Ack):
+            return  # stale or forged: ignored (and charged as a message)
+        if not process.current().budgets.charge(self._client, controller.cost(self.viewer, command)):
+            await self._send_error("The server is busy with your other simulations: that was not done. "
+                                   "Try again in a moment.")
+            return
+        if not self.queue.put(command):
+            await self._send_error("Too many commands are waiting: that one was dropped.")
+
+    async def _work(self) -> None:
+        """Carry out the queued commands, one at a time, in order."""
+        while True:
+            command = await self.queue.get()
+            # A page that has stopped reading gets nothing more done for it: its commands
+            # wait here (the queue is bounded) until it reads again.
+            await self.window.wait_open()
+            try:
+                reply = controller.handle(self.viewer, command)
+                if isinstance(command, protocol.Play) and command.unpaced_steps is not None:
+                    self._stop_play()
+                    self._play_task = self._spawn(self._play_unpaced(command.unpaced_steps))
+                    continue
+                await self._carry_out(reply)
+            except ProtocolError as exc:
+                await self._send_error(exc.message, exc.errors)
+            except RunError as exc:
+                await self._send_error("That was not accepted.", exc.errors)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug: log it, tell the viewer, keep the socket and the run
+                logger.exception("simulation %s: command failed", self.viewer.engine_cls.slug)
+                await self._send_error("Something went wrong on the server; the simulation was not changed.")
 
     async def _carry_out(self, reply: Reply) -> None:
         if reply.stop or reply.play_after is not None:
             self._stop_play()
         if reply.text:
-            await self.send(text_data=reply.text)
+            await self._send(reply.text)
         if reply.play_after is not None:
             self._play_task = self._spawn(self._play(reply.play_after))
         if reply.analyse is not None:
             self.viewer.analysing = True
             self._spawn(self._analyse(*reply.analyse))
 
+    # -- sending, within the window
+
+    async def _send(self, text: str) -> bool:
+        """Send `text` with its window marker; False (nothing sent) when the page has not read
+        enough of what it was sent, or the socket has closed."""
+        if self._closed:
+            return False
+        if not self.window.is_open:
+            self.window.stale = True
+            return False
+        try:
+            await self.send(text_data=text + self.window.marker(self.viewer.panel.prefix))
+        except Exception:  # the socket closed under us: end this work quietly
+            self._closed = True
+            return False
+        return True
+
     async def _send_error(self, message: str, errors: list[FieldError] | None = None) -> None:
-        await self.send(text_data=self.viewer.panel.error(message, errors or []))
+        await self._send(self.viewer.panel.error(message, errors or []))
 
     # -- playing
 
@@ -164,10 +228,15 @@ class SimulationConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(first_delay)
         pacer = Pacer(asyncio.get_running_loop().time)
         while True:
+            if not self.window.is_open:
+                # The page has stopped reading: compute nothing until it reads again.
+                await self.window.wait_open()
+                pacer = Pacer(asyncio.get_running_loop().time)
             tick = controller.tick(self.viewer)
             if tick.next_in is None:
                 self._play_task = None
-            await self.send(text_data=tick.text)
+            if not await self._send(tick.text) and self._closed:
+                return
             if tick.next_in is None:
                 return
             await asyncio.sleep(pacer.delay(tick.next_in))
@@ -175,15 +244,16 @@ class SimulationConsumer(AsyncWebsocketConsumer):
     async def _play_unpaced(self, steps: int) -> None:
         """Bench only: `steps` frames, each sent as soon as the previous send returned."""
         for message in controller.unpaced_messages(self.viewer, steps):
-            await self.send(text_data=message)
+            await self.window.wait_open()
+            if not await self._send(message) and self._closed:
+                return
             await asyncio.sleep(0)
         self._play_task = None
 
     async def _analyse(self, name: str, params) -> None:
         viewer = self.viewer
         try:
-            async with process.current().analysis_slots:
-                data = await asyncio.to_thread(analysis, viewer.engine_cls, name, params)
+            data = await compute_in(process.current().analyses, viewer.engine_cls, name, params)
             html = controller.analysis_result(viewer, name, data)
         except asyncio.CancelledError:
             raise
@@ -192,7 +262,7 @@ class SimulationConsumer(AsyncWebsocketConsumer):
             html = controller.analysis_failed(viewer)
         finally:
             viewer.analysing = False
-        await self.send(text_data=html)
+        await self._send(html)
 
 
 class RejectConsumer(AsyncWebsocketConsumer):

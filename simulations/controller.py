@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from simulations import protocol, registry
+from simulations import limits, protocol, registry
 from simulations.engines.base import Engine
 from simulations.process import ProcessState
 from simulations.protocol import Command, ProtocolError
@@ -108,6 +108,27 @@ def connect(engine_cls: type[Engine], request: protocol.Connect, proc: ProcessSt
     viewer.view.playing = play  # the state already reads "Pause" when it resumes playing
     text = viewer.panel.state_message(viewer.session, viewer.view, notice, errors)
     return viewer, Reply(text, play_after=viewer.interval if play else None)
+
+
+# --------------------------------------------------------------------------- costs
+
+
+def cost(viewer: Viewer, command: Command) -> int:
+    """What a command will cost in engine steps, judged when it arrives (limits.Budgets)."""
+    if isinstance(command, protocol.Seek):
+        return max(0, command.index - viewer.session.last)
+    if isinstance(command, (protocol.Reset, protocol.SetParams)):
+        return limits.NEW_RUN_COST
+    if isinstance(command, protocol.Resume):
+        return limits.NEW_RUN_COST + command.step
+    if isinstance(command, protocol.Analyse):
+        return limits.ANALYSIS_COST
+    return 0
+
+
+def connect_cost(request: protocol.Connect) -> int:
+    step = request.step or ""
+    return limits.NEW_RUN_COST + (int(step) if step.isascii() and step.isdigit() and len(step) < 6 else 0)
 
 
 # --------------------------------------------------------------------------- commands

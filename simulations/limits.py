@@ -7,6 +7,10 @@ the process.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -112,3 +116,140 @@ class SocketCounter:
             self.open[client] = left
         else:
             self.open.pop(client, None)
+
+
+# --------------------------------------------------------------------------- costly work
+
+#: What costly work costs, in engine steps: each client address may spend BUDGET_RATE a
+#: second on average, BUDGET_BURST at once, across all its sockets. Charged when a message
+#: arrives, before it waits to be processed, so a backlog cannot hide a flood.
+BUDGET_RATE = 1500.0
+BUDGET_BURST = 3000
+#: A new run (connect, reset, params, resume) and an analysis, in steps.
+NEW_RUN_COST = 40
+ANALYSIS_COST = 1000
+
+
+class Budgets:
+    """Per client address, a token bucket of engine steps."""
+
+    def __init__(self, rate: float = BUDGET_RATE, burst: int = BUDGET_BURST,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._buckets: dict[str, list[float]] = {}  # client -> [tokens, stamp]
+        self.refused = 0
+
+    def charge(self, client: str, cost: float) -> bool:
+        """Spend `cost` of the client's budget; False (nothing spent) when it has not that much."""
+        if cost <= 0:
+            return True
+        now = self.clock()
+        bucket = self._buckets.get(client)
+        if bucket is None:
+            bucket = self._buckets[client] = [float(self.burst), now]
+        bucket[0] = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
+        bucket[1] = now
+        if bucket[0] >= cost or (bucket[0] >= self.burst and cost > self.burst):
+            # One job larger than the whole burst runs when the bucket is full, then waits it out.
+            bucket[0] -= cost
+            return True
+        self.refused += 1
+        return False
+
+    def forget_idle(self) -> None:
+        """Drop buckets that have refilled: a client seen once costs nothing for ever."""
+        now = self.clock()
+        full = [c for c, (tokens, stamp) in self._buckets.items() if tokens + (now - stamp) * self.rate >= self.burst]
+        for client in full:
+            del self._buckets[client]
+
+
+#: Commands one socket may have waiting to be processed (a burst of Step presses fits).
+QUEUE_LENGTH = 32
+
+
+class CommandQueue:
+    """One socket's waiting commands, bounded. A newer command of a kind where only the
+    latest matters (`replaces`) takes the place of a waiting one of its kind."""
+
+    def __init__(self, replaces: tuple[type, ...], length: int = QUEUE_LENGTH) -> None:
+        self.replaces = replaces
+        self.length = length
+        self._items: list[Any] = []
+        self._ready = asyncio.Event()
+        self.coalesced = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, command: Any) -> bool:
+        """Queue `command`; False when the queue is full (nothing queued)."""
+        if isinstance(command, self.replaces):
+            for i, waiting in enumerate(self._items):
+                if type(waiting) is type(command):
+                    del self._items[i]
+                    self.coalesced += 1
+                    break
+        if len(self._items) >= self.length:
+            return False
+        self._items.append(command)
+        self._ready.set()
+        return True
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._items.pop(0)
+
+
+# --------------------------------------------------------------------------- sending
+
+#: Messages a socket may have sent beyond the last one its page acknowledged. The page
+#: acknowledges every ACK_EVERY-th message, echoing a token only a reader can know.
+SEND_WINDOW = 12
+ACK_EVERY = 4
+
+
+class SendWindow:
+    """What a socket may send before its page proves it reads: a client that never reads
+    holds at most SEND_WINDOW messages of the server's memory, whatever it sends."""
+
+    def __init__(self, window: int = SEND_WINDOW, every: int = ACK_EVERY) -> None:
+        self.window, self.every = window, every
+        self.key = secrets.token_bytes(16)
+        self.sent = 0
+        self.acked = 0
+        #: Something was not sent while the window was shut: resync with the full state.
+        self.stale = False
+        self._open = asyncio.Event()
+        self._open.set()
+
+    def token(self, seq: int) -> str:
+        return hmac.new(self.key, str(seq).encode(), hashlib.blake2s).hexdigest()[:16]
+
+    @property
+    def is_open(self) -> bool:
+        return self.sent - self.acked < self.window
+
+    def marker(self, prefix: str) -> str:
+        """Count one more message sent; the element it ends with (seq, token, whether to ack)."""
+        self.sent += 1
+        seq = self.sent
+        ack = ' data-ack="1"' if seq % self.every == 0 else ""
+        if not self.is_open:
+            self._open.clear()
+        return f'<i id="{prefix}-ack" hidden data-seq="{seq}" data-token="{self.token(seq)}"{ack}></i>'
+
+    def ack(self, seq: int, token: str) -> bool:
+        """The page read message `seq`; False (nothing changes) for a seq never sent or
+        already acknowledged, or a wrong token."""
+        if not self.acked < seq <= self.sent or not hmac.compare_digest(token, self.token(seq)):
+            return False
+        self.acked = seq
+        if self.is_open:
+            self._open.set()
+        return True
+
+    async def wait_open(self) -> None:
+        await self._open.wait()

@@ -1,24 +1,32 @@
 """Everything a server process shares between its sockets, owned by one object.
 
 The shared frame store (viewers of one run share its frames and HTML), the recent-message
-cache, the open sockets per client address and the analysis slots. The consumers all run
-on the server's one event-loop thread, so each thread gets its own `ProcessState` (for
-the consumers, the process's), and no run is ever touched by two threads. Tests start
-from a clean one with `reset()`.
+cache, the open sockets and the budgets per client address, and where analyses compute.
+The consumers all run on the server's one event-loop thread, so each thread gets its own
+`ProcessState` (for the consumers, the process's), and no run is ever touched by two
+threads. Tests start from a clean one with `reset()`.
 """
 
 from __future__ import annotations
 
-import asyncio
+import multiprocessing
 import threading
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from simulations.limits import SocketCounter
+from simulations.limits import Budgets, SocketCounter
 from simulations.render.messages import MessageCache
 from simulations.runs import RunStore
 
-#: Most analyses computing at once in this process (each in a worker thread).
-MAX_CONCURRENT_ANALYSES = 4
+#: Worker processes computing analyses: off the event loop, so a class asking for the
+#: explorer never stalls another viewer's frames (a thread would share the GIL with it).
+ANALYSIS_PROCESSES = 1
+
+
+def _analysis_pool() -> Executor:
+    # forkserver: the worker starts from a clean interpreter, not a fork of a server
+    # with threads and sockets open.
+    return ProcessPoolExecutor(ANALYSIS_PROCESSES, mp_context=multiprocessing.get_context("forkserver"))
 
 
 @dataclass
@@ -26,14 +34,20 @@ class ProcessState:
     store: RunStore = field(default_factory=RunStore)
     messages: MessageCache = field(default_factory=MessageCache)
     sockets: SocketCounter = field(default_factory=SocketCounter)
-    _analysis_slots: asyncio.Semaphore | None = None
+    budgets: Budgets = field(default_factory=Budgets)
+    _executor: Executor | None = None
 
     @property
-    def analysis_slots(self) -> asyncio.Semaphore:
-        # Made on first use, inside the running loop.
-        if self._analysis_slots is None:
-            self._analysis_slots = asyncio.Semaphore(MAX_CONCURRENT_ANALYSES)
-        return self._analysis_slots
+    def analyses(self) -> Executor:
+        """Where analyses compute (made on first use)."""
+        if self._executor is None:
+            self._executor = _analysis_pool()
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
 
 _local = threading.local()
@@ -47,7 +61,11 @@ def current() -> ProcessState:
     return state
 
 
-def reset() -> ProcessState:
-    """A fresh state for this thread: nothing shared, no socket counted (tests)."""
-    _local.state = ProcessState()
+def reset(analyses: Executor | None = None) -> ProcessState:
+    """A fresh state for this thread: nothing shared, no socket counted (tests). `analyses`
+    replaces the worker processes (a test's thread pool sees its monkeypatches)."""
+    old = getattr(_local, "state", None)
+    if old is not None:
+        old.close()
+    _local.state = ProcessState(_executor=analyses)
     return _local.state

@@ -17,6 +17,8 @@ command:
     analyse name     compute one of the engine's whole-run analyses
     resume run, step, playing, speed   load a permalink token at a step (reconnects)
     state            send the full state again
+    ack    seq token the page read message `seq`, which carried `token` (flow control:
+                     limits.SendWindow; the page's script sends it, not a form)
 
 The connect URL's query takes the resume fields too (`panel`, `run`, `step`, `playing`,
 `speed`): the page's script rewrites it on every reconnect, so a restarted server picks
@@ -114,10 +116,21 @@ class SendState:
     pass
 
 
-Command = Union[Play, Pause, Step, Back, Seek, Speed, Reset, SetParams, ApplyAction, Analyse, Resume, SendState]
+@dataclass(frozen=True)
+class Ack:
+    """The page read message `seq` (it echoes the token that message carried)."""
+
+    seq: int
+    token: str
+
+
+Command = Union[Play, Pause, Step, Back, Seek, Speed, Reset, SetParams, ApplyAction, Analyse, Resume, SendState, Ack]
 
 COMMANDS = ("play", "pause", "step", "back", "seek", "speed", "reset", "params", "action",
-            "analyse", "resume", "state")
+            "analyse", "resume", "state", "ack")
+
+#: Commands where only the latest one waiting matters: a newer one replaces it.
+LATEST_WINS = (Seek, Speed, Reset, SetParams, Resume, SendState, Analyse)
 
 
 @dataclass(frozen=True)
@@ -246,6 +259,9 @@ def parse_message(text: str, engine_cls: type[Engine], bench: bool = False) -> C
             playing=_flag(_text(data, "playing")),
             speed=parse_speed(_text(data, "speed")) if _text(data, "speed") else None,
         )
+    if cmd == "ack":
+        token = _text(data, "token")
+        return Ack(parse_whole(_text(data, "seq"), ("seq",), 0, 2**53), token[:64])
     return {"pause": Pause, "step": Step, "back": Back, "state": SendState}[cmd]()
 
 

@@ -190,6 +190,12 @@ class Engine(ABC):
         raise KeyError(name)
 
     @classmethod
+    def analysis_inputs(cls, name: str, params: Params) -> Params:
+        """The params with every field analysis `name` ignores set to its default, so that
+        runs differing only there share one computed result. Default: all of them count."""
+        return params
+
+    @classmethod
     def action_buttons(cls, params: Params) -> list[tuple[str, dict[str, Any]]] | None:
         """The action buttons a panel shows for a run with these params, as (label, action
         dict) pairs, when the sensible choices depend on the params (e.g. one "Run T1" per

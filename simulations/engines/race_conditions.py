@@ -946,7 +946,7 @@ METRICS = {
     "counter": "The shared counter's value in memory",
     "expected": "What the counter should end at",
     "increments_done": "Increments whose store has happened",
-    "lost_updates": "Increments erased by a later store of an older value",
+    "lost_updates": "Increments done minus the counter: increments overwritten by a store of an older value",
     "seat": "Who holds seat 12A",
     "bookings_confirmed": "Customers told the seat is theirs",
     "expected_bookings": "Bookings a correct program confirms",
@@ -1092,6 +1092,13 @@ class RaceConditionsEngine(Engine):
         if name != "explore":
             raise KeyError(name)
         return explore(params)  # type: ignore[arg-type]
+
+    @classmethod
+    def analysis_inputs(cls, name: str, params: Params) -> Params:
+        """The explorer walks every interleaving, so how this run's scheduler picks threads
+        (random or by hand, and how often it switches) is not among its inputs."""
+        defaults = RaceParams()
+        return params.model_copy(update={"scheduler": defaults.scheduler, "switch_chance": defaults.switch_chance})
 
     @classmethod
     def action_buttons(cls, params: Params) -> list[tuple[str, dict[str, Any]]]:

@@ -15,7 +15,7 @@ Because engines are deterministic, replaying a run gives the same frames in any
 process, which is what makes seeking, reconnect-and-resume and permalinks work.
 """
 
-from simulations.runs.analyses import ANALYSIS_CACHE_SIZE, analysis
+from simulations.runs.analyses import ANALYSIS_CACHE_SIZE, analysis, compute_in
 from simulations.runs.errors import FieldError, Loc, PermalinkError, RunError, format_loc, pydantic_errors
 from simulations.runs.permalinks import JSONTooDeep, decode_run, decode_token, encode_run, loads_strict
 from simulations.runs.session import LogEntry, RunSession, replay
@@ -38,7 +38,7 @@ from simulations.runs.tracks import RunStore, RunTrack, new_engine
 __all__ = [
     "ANALYSIS_CACHE_SIZE", "MAX_ACTIONS", "MAX_SEED", "FieldError", "JSONTooDeep", "Loc", "LogEntry",
     "PermalinkError", "RunError", "RunSession", "RunSpec", "RunStore", "RunTrack", "ScheduledAction",
-    "analysis", "decode_run", "decode_token", "default_run", "dump_action", "encode_run", "format_loc",
+    "analysis", "compute_in", "decode_run", "decode_token", "default_run", "dump_action", "encode_run", "format_loc",
     "loads_strict", "new_engine", "parse_action", "parse_actions", "parse_params", "parse_run",
     "parse_seed", "parse_whole", "pydantic_errors", "replay",
 ]

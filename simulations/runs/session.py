@@ -18,7 +18,7 @@ from typing import Any
 
 from simulations.engines.base import Engine, Event, Frame
 from simulations.runs.spec import MAX_ACTIONS, RunSpec, ScheduledAction
-from simulations.runs.tracks import FramesView, RunStore, RunTrack, engine_at
+from simulations.runs.tracks import FramesView, RunStore, RunTrack, engine_at, html_size
 
 
 @dataclass
@@ -120,8 +120,8 @@ class RunSession:
                 raise RuntimeError("this session has no renderer")
             html = self.render(self._track.frames[i])
             self._html[i] = html
-            if self._shared_html and self._track.store is not None:
-                self._track.store.grew(self._track, 1)
+            if self._shared_html:
+                self._track.grew(html_size(html))
         return html
 
     def token(self) -> str:

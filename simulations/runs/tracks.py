@@ -24,9 +24,11 @@ threads (the JSON API, the page's first frame) uses private sessions (no store).
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import sys
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Iterator
 
 from simulations.engines.base import Engine, Event, Frame
@@ -35,16 +37,56 @@ from simulations.runs.spec import RunSpec
 
 #: The shared store keeps at most this many runs ...
 SHARED_MAX_RUNS = 256
-#: ... and at most this many cached items, counting each computed frame and each frame's
-#: rendered HTML (per panel prefix) as one. A Race Conditions frame is about 5 KB of Python
-#: objects and its HTML about 8 KB (measured), so this caps the store near 130 MB; the
-#: default Race Conditions run has 13 frames, the longest any engine allows 2,001.
-SHARED_MAX_ITEMS = 20_000
+#: ... and at most this many bytes of frames, engine snapshots and rendered HTML. Strings
+#: are counted exactly (sys.getsizeof); a track measures a frame's Python objects every
+#: MEASURE_EVERY frames and each snapshot (`approx_size`), and counts the frames between
+#: at the last measure. (Counting items instead let the store reach 475 MB where 130 MB
+#: was meant: an item's size varies tenfold between engines and frames.)
+SHARED_MAX_BYTES = 96 * 1024 * 1024
+MEASURE_EVERY = 64
 #: A track keeps a snapshot of its engine at every frame that is a multiple of this.
 SNAPSHOT_EVERY = 32
 #: HTML is cached for at most this many panel prefixes per run (a prefix comes from the
 #: page, so a client could otherwise fill one run's cache with prefixes nobody else uses).
 MAX_RENDER_KEYS = 4
+
+
+_ATOMS = (str, bytes, int, float, bool, type(None), type)
+
+
+def approx_size(obj: Any, limit: int = 200_000) -> int:
+    """Bytes held by `obj` and what it refers to (each object once), for the store's bound.
+    Plain data only: containers, dataclasses, objects' __dict__ or __slots__; stops after
+    `limit` objects."""
+    seen: set[int] = set()
+    stack = [obj]
+    total = 0
+    while stack and len(seen) < limit:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, type):
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item, 64)
+        if isinstance(item, _ATOMS):
+            continue
+        if isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        else:
+            if hasattr(item, "__dict__"):
+                stack.append(vars(item))
+            for name in getattr(type(item), "__slots__", ()):
+                if hasattr(item, name):
+                    stack.append(getattr(item, name))
+            if dataclasses.is_dataclass(item) and not hasattr(item, "__dict__"):
+                stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+    return total
+
+
+def html_size(html: str) -> int:
+    return sys.getsizeof(html)
 
 
 def new_engine(engine_cls: type[Engine], spec: RunSpec) -> Engine:
@@ -105,6 +147,7 @@ class RunTrack:
     __slots__ = (
         "engine_cls", "spec", "max_steps", "schedule", "frames", "done", "waiting",
         "action_events", "outcomes", "html", "snapshots", "engine", "store", "key", "_token",
+        "bytes", "_frame_bytes",
     )
 
     def __init__(self, engine_cls: type[Engine], spec: RunSpec) -> None:
@@ -129,6 +172,9 @@ class RunTrack:
         self.store: RunStore | None = None
         self.key: tuple[Any, ...] | None = None
         self._token: str | None = None
+        #: What this track holds, in bytes (see SHARED_MAX_BYTES), and a frame's last measure.
+        self.bytes = 0
+        self._frame_bytes = 0
 
     @classmethod
     def start(cls, engine_cls: type[Engine], spec: RunSpec) -> RunTrack:
@@ -161,6 +207,10 @@ class RunTrack:
         track.engine = engine
         if render_key is not None and render_key in parent.html:
             track.html[render_key] = {i: h for i, h in parent.html[render_key].items() if i <= k}
+        track._frame_bytes = parent._frame_bytes
+        track.bytes = (len(track.frames) * parent._frame_bytes
+                       + sum(approx_size(snap) for snap in track.snapshots.values())
+                       + sum(html_size(h) for cache in track.html.values() for h in cache.values()))
         return track
 
     # -- reading
@@ -181,8 +231,7 @@ class RunTrack:
         if cache is None:
             if len(self.html) >= MAX_RENDER_KEYS:  # the oldest prefix goes (its sessions keep it)
                 dropped = self.html.pop(next(iter(self.html)))
-                if self.store is not None:
-                    self.store.grew(self, -len(dropped))
+                self.grew(-sum(html_size(h) for h in dropped.values()))
             cache = self.html[render_key] = {}
         return cache
 
@@ -225,12 +274,19 @@ class RunTrack:
             if events:
                 self.action_events[index] = events
         self._record(engine)
-        grown = 1
+        if index % MEASURE_EVERY == 0:
+            self._frame_bytes = approx_size(frame)
+        grown = self._frame_bytes
         if index and index % SNAPSHOT_EVERY == 0:
-            self.snapshots[index] = engine.snapshot()
-            grown += 1
+            snapshot = self.snapshots[index] = engine.snapshot()
+            grown += approx_size(snapshot)
+        self.grew(grown)
+
+    def grew(self, n: int) -> None:
+        """This track holds `n` more bytes (fewer, when negative); its store counts them."""
+        self.bytes += n
         if self.store is not None:
-            self.store.grew(self, grown)
+            self.store.grew(self, n)
 
     def _record(self, engine: Engine) -> None:
         self.done.append(bool(engine.done))
@@ -239,18 +295,17 @@ class RunTrack:
 
 class RunStore:
     """Tracks by run, bounded: least recently used runs go first once there are more than
-    `max_runs` of them or more than `max_items` cached frames and HTML fragments. An evicted
-    track stays alive for the sessions still showing it; new sessions of that run start a
-    new track. Not thread-safe: see `shared_store()`."""
+    `max_runs` of them or they hold more than `max_bytes`. An evicted track stays alive for
+    the sessions still showing it; new sessions of that run start a new track. Used from
+    one thread (see the module docstring)."""
 
-    def __init__(self, max_runs: int = SHARED_MAX_RUNS, max_items: int = SHARED_MAX_ITEMS) -> None:
-        if max_runs < 1 or max_items < 1:
-            raise ValueError("a store holds at least one run and one item")
+    def __init__(self, max_runs: int = SHARED_MAX_RUNS, max_bytes: int = SHARED_MAX_BYTES) -> None:
+        if max_runs < 1 or max_bytes < 1:
+            raise ValueError("a store holds at least one run and one byte")
         self.max_runs = max_runs
-        self.max_items = max_items
+        self.max_bytes = max_bytes
         self._tracks: OrderedDict[tuple[Any, ...], RunTrack] = OrderedDict()
-        self._sizes: dict[tuple[Any, ...], int] = {}
-        self.items = 0
+        self.bytes = 0
         self.hits = self.misses = self.evictions = 0
 
     @staticmethod
@@ -289,20 +344,16 @@ class RunStore:
             self._forget(old)
         track.store = self
         self._tracks[track.key] = track
-        size = len(track.frames) + len(track.snapshots) + sum(len(h) for h in track.html.values())
-        self._sizes[track.key] = size
-        self.items += size
+        self.bytes += track.bytes
         self._evict()
 
     def grew(self, track: RunTrack, n: int) -> None:
-        """`track` now holds n more items (frames or HTML fragments); it counts as used."""
-        key = track.key
-        if track.store is not self or key not in self._sizes:
+        """`track` holds n more bytes; it counts as used."""
+        if track.store is not self or track.key not in self._tracks:
             return
-        self._sizes[key] += n
-        self.items += n
-        self._tracks.move_to_end(key)
-        if self.items > self.max_items:
+        self.bytes += n
+        self._tracks.move_to_end(track.key)
+        if self.bytes > self.max_bytes:
             self._evict()
 
     def clear(self) -> None:
@@ -311,12 +362,12 @@ class RunStore:
         self._tracks.clear()
 
     def _forget(self, track: RunTrack) -> None:
-        self.items -= self._sizes.pop(track.key, 0)
+        self.bytes -= track.bytes
         track.store = None
 
     def _evict(self) -> None:
-        # The most recently used run stays even when it alone is over the item bound.
-        while len(self._tracks) > 1 and (len(self._tracks) > self.max_runs or self.items > self.max_items):
+        # The most recently used run stays even when it alone is over the bound.
+        while len(self._tracks) > 1 and (len(self._tracks) > self.max_runs or self.bytes > self.max_bytes):
             _, track = self._tracks.popitem(last=False)
             self._forget(track)
             self.evictions += 1

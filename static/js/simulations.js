@@ -136,6 +136,26 @@
       while (log.children.length > LOG_LIMIT) log.removeChild(log.firstElementChild);
       if (before.follow) log.scrollTop = log.scrollHeight;
     }
+    acknowledge(panel, e.detail && e.detail.socketWrapper);
+  });
+
+  // ---- flow control ---------------------------------------------------------------------
+  // Every message ends with a marker; when the server asks (data-ack), echo its seq and
+  // token, which only a page that read the message knows. Past a few unread messages the
+  // server sends nothing more until it hears this (simulations/limits.py, SendWindow).
+
+  var acked = new WeakMap();
+  function acknowledge(panel, socket) {
+    var marker = document.getElementById(panel.id + "-ack");
+    if (!marker || !socket || marker.getAttribute("data-ack") !== "1") return;
+    var seq = marker.getAttribute("data-seq");
+    if (acked.get(panel) === seq) return;
+    acked.set(panel, seq);
+    socket.send(JSON.stringify({ cmd: "ack", seq: seq, token: marker.getAttribute("data-token") }), panel);
+  }
+  document.addEventListener("htmx:wsOpen", function (e) {
+    var panel = panelOf(e.target);
+    if (panel) acked.delete(panel);
   });
 
   // ---- keyboard -------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from simulations.render.panel import PanelRenderer, default_prefix
 from simulations.routing import websocket_urlpatterns
 from simulations.runs import RunSession, decode_run, encode_run, new_engine, parse_run, replay
 from tests.simulations.contract.cases import HORIZON, dicts, runs_of
-from tests.simulations.html import Message
+from tests.simulations.sockets import receive
 
 ROOT = Path(__file__).resolve().parents[3]
 # --------------------------------------------------------------------------- determinism
@@ -254,7 +254,7 @@ async def test_the_socket_and_the_api_show_the_same_run(engine, async_client):
 
     for expected in api_frames[1:]:
         await comm.send_to(text_data=json.dumps({"cmd": "step"}))
-        msg = Message(await comm.receive_from(2))
+        msg = await receive(comm)
         counter = msg.el(f"{prefix}-counter").text
         assert counter.startswith(f"Step {expected['index']}"), counter
         assert msg.oob(f"{prefix}-narration", "innerHTML").text == expected["narration"]
