@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import connections, models
 from django.db.models import Case, Exists, OuterRef, Q, Value, When
+from django.db.models.functions import Length, Lower, Replace
 from django.urls import reverse
 from django.utils.functional import cached_property
 from simple_history.models import HistoricalRecords
@@ -50,8 +51,9 @@ class TopicQuerySet(models.QuerySet):
 
         Everywhere a case-insensitive substring matches. On PostgreSQL its full-text search
         (English stemming) matches too, so "handshakes" finds "handshake", and within each
-        tier topics are ranked by SearchRank over title (A), summary (B) and body (D).
-        Annotates `search_tier` (4 title ... 1 body) and, on PostgreSQL, `search_rank`.
+        tier topics are ranked by SearchRank over title (A), summary (B) and body (D);
+        elsewhere by how often the body contains the query. Annotates `search_tier`
+        (4 title ... 1 body) and `search_rank`.
         """
         q = query.strip()
         if not q:
@@ -102,7 +104,14 @@ class TopicQuerySet(models.QuerySet):
         if postgres:
             weighted = vector("title", weight="A") + vector("summary", weight="B") + vector("body", weight="D")
             topics = topics.annotate(search_rank=SearchRank(weighted, ts_query))
-            ordering.insert(1, "-search_rank")
+        else:
+            # Within a tier, the body that says it most often first: its occurrences in the body.
+            lowered = Lower("body")
+            topics = topics.annotate(
+                search_rank=(Length("body") - Length(Replace(lowered, Value(q.lower()), Value(""))))
+                / Value(len(q))
+            )
+        ordering.insert(1, "-search_rank")
         return topics.order_by(*ordering)
 
 

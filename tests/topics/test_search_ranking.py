@@ -97,3 +97,18 @@ def test_stemming_on_postgresql_and_substring_fallback_elsewhere():
         assert "TCP/IP Model" not in found
     # Both: a query with no words for the full-text parser still matches as a substring.
     assert titles(Topic.objects.published().search("(RTO)")) == ["TCP/IP Model"]
+
+
+def test_within_a_tier_the_body_that_says_it_most_comes_first(db):
+    cat = Category.objects.create(name="Ranking", slug="ranking", icon="lan", order=0)
+    once = Topic.objects.create(category=cat, slug="once", title="Once", order=0, summary="x",
+                                status=Topic.Status.PUBLISHED, body="A quuxwidget here. " + "Filler words. " * 30)
+    Topic.objects.create(category=cat, slug="often", title="Often", order=1, summary="x",
+                         status=Topic.Status.PUBLISHED, body="The quuxwidget, a quuxwidget, quuxwidget again.")
+    assert titles(Topic.objects.published().search("quuxwidget")) == ["Often", "Once"]
+    assert once.pk
+
+
+def test_a_body_excerpt_ends_its_heading_like_a_sentence(client):
+    page = client.get(URL, {"q": "three-way handshake"}).content.decode()
+    assert "Opening a connection. TCP starts with a <mark>three-way handshake</mark>" in page

@@ -91,7 +91,9 @@ def match_reasons(topic: Topic, query: str) -> list[MatchReason]:
 
 def body_text(topic: Topic) -> str:
     """The body as a reader sees it: rendered, tags stripped, entities decoded, one line."""
-    return " ".join(html.unescape(strip_tags(topic.body_html)).split())
+    # A heading runs into the paragraph after it once tags are gone: end it like a sentence.
+    rendered = re.sub(r"(?<![.:?!])</h[1-6]>", ".", topic.body_html)
+    return " ".join(html.unescape(strip_tags(rendered)).split())
 
 
 def excerpt_html(text: str, query: str, width: int = 80) -> SafeString:
