@@ -35,7 +35,19 @@ BODY_HELP_TEXT = (
 PREVIEW_MAX_CHARS = 100_000
 
 
-class MarkdownPreviewTextarea(forms.Textarea):
+class LFTextarea(forms.Textarea):
+    """A textarea whose text keeps the \n line breaks it was loaded with.
+
+    Browsers submit a textarea's line breaks as \r\n: without this, saving a form
+    rewrites every line break of an untouched body, and its history shows a change.
+    """
+
+    def value_from_datadict(self, data, files, name):
+        value = super().value_from_datadict(data, files, name)
+        return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
+class MarkdownPreviewTextarea(LFTextarea):
     """The body textarea with a live preview beside it.
 
     The preview pane posts the textarea (and the form's CSRF token, nothing else) to
@@ -69,6 +81,7 @@ class CategoryAdmin(SimpleHistoryAdmin):
     ordering = ["order", "name"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "blurb"]
+    formfield_overrides = {models.TextField: {"widget": LFTextarea}}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
         return super().get_queryset(request).annotate(topic_total=Count("topics"))
@@ -127,7 +140,7 @@ class OrderedRowsInline(admin.TabularInline):
 class KeyFeatureInline(OrderedRowsInline):
     model = KeyFeature
     fields = ["text", "detail", "order"]
-    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 60})}}
+    formfield_overrides = {models.TextField: {"widget": LFTextarea(attrs={"rows": 2, "cols": 60})}}
 
 
 class UseCaseInline(OrderedRowsInline):
@@ -147,6 +160,7 @@ class TopicAdmin(SimpleHistoryAdmin):
     list_display_links = ["title"]
     list_editable = ["order"]
     list_filter = ["category", "status"]
+    formfield_overrides = {models.TextField: {"widget": LFTextarea}}
     list_select_related = ["category"]
     search_fields = [
         "title", "summary", "body", "key_features__text", "use_cases__text", "related_items__name",
@@ -170,6 +184,7 @@ class TopicAdmin(SimpleHistoryAdmin):
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name == "body":
             formfield.help_text = BODY_HELP_TEXT
+            formfield.strip = False  # keep the file's final newline: an untouched body stays unchanged
             formfield.widget = MarkdownPreviewTextarea(
                 reverse("admin:topics_topic_preview"),
                 attrs={"rows": 24, "cols": 80, "class": "vLargeTextField"},
@@ -267,7 +282,7 @@ class RelatedItemAdmin(SimpleHistoryAdmin):
     list_filter = ["kind"]
     search_fields = ["name"]  # also what the topic form's autocomplete searches
     # A URL typed without a scheme means https (Django 6's default; silences its warning).
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}, models.TextField: {"widget": LFTextarea}}
     ordering = ["name"]
     prepopulated_fields = {"slug": ["name"]}
 

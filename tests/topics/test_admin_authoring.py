@@ -114,3 +114,19 @@ def test_reordering_by_swapped_numbers_is_saved_and_shown(instructor_client, cli
     assert list(topic.key_features.values_list("text", flat=True))[:2] == [
         "CNAME for aliasing", "A/AAAA records for IP addresses",
     ]
+
+
+def test_a_browsers_crlf_line_breaks_are_saved_as_the_bodys_own(instructor_client):
+    topic = Topic.objects.get(slug="dns")
+    url = reverse("admin:topics_topic_change", args=[topic.pk])
+    response = instructor_client.get(url)
+    data = change_form_data(response)
+    data["body"] = topic.body.replace("\n", "\r\n")  # what a browser sends for the untouched textarea
+    feature = response.context["inline_admin_formsets"][0].formset.forms[0]
+    data[feature.add_prefix("detail")] = "Line one.\r\nLine two."
+    assert instructor_client.post(url, data).status_code == 302
+    saved = Topic.objects.get(pk=topic.pk)
+    assert saved.body == topic.body
+    assert saved.key_features.first().detail == "Line one.\nLine two."
+    assert not [c for c in saved.history.latest("history_date").diff_against(
+        saved.history.order_by("history_date").first()).changes if c.field == "body"]
