@@ -61,6 +61,10 @@ class OrderedText(Schema):
     order: int
 
 
+class KeyFeatureOut(OrderedText):
+    detail: str  # a sentence or two on what the feature means ("" when none is written)
+
+
 class RelatedRef(Schema):
     name: str
     slug: str
@@ -73,7 +77,7 @@ class TopicDetail(Schema):
     category: CategoryRef
     summary: str
     body_html: str
-    key_features: list[OrderedText]
+    key_features: list[KeyFeatureOut]
     use_cases: list[OrderedText]
     related: list[RelatedRef]
 
@@ -87,6 +91,8 @@ class RelatedDetail(Schema):
     name: str
     slug: str
     kind: Literal["technology", "concept"]
+    description: str  # what the technology or concept is ("" when none is written)
+    url: str  # its official site, or ""
     topics: list[TopicRef]
 
     @staticmethod

@@ -213,9 +213,9 @@ def test_topic_detail(client, content):
     assert body["summary"] == "Agreeing on one value despite failures."
     assert "<strong>vote</strong>" in body["body_html"]
     assert body["key_features"] == [
-        {"text": "Leader election", "order": 0},
-        {"text": "Log replication", "order": 1},
-        {"text": "Majority quorum", "order": 2},
+        {"text": "Leader election", "order": 0, "detail": ""},
+        {"text": "Log replication", "order": 1, "detail": ""},
+        {"text": "Majority quorum", "order": 2, "detail": ""},
     ]
     assert body["use_cases"] == [
         {"text": "Configuration stores", "order": 0},
@@ -278,6 +278,8 @@ def test_related_item_lists_published_topics_that_mention_it(client, content):
         "name": "Raft",
         "slug": "raft",
         "kind": "concept",
+        "description": "",
+        "url": "",
         "topics": [
             {"slug": "clocks", "title": "Logical Clocks"},
             {"slug": "consensus", "title": "Consensus"},
@@ -347,3 +349,11 @@ def test_docs_page_loads_nothing_from_a_cdn(client):
     assets = re.findall(r'(?:src|href)="([^"#][^"]*)"', html)
     assert assets, html
     assert all(a.startswith("/") for a in assets), assets
+
+
+def test_seed_topic_detail_and_related_item_carry_details_descriptions_and_sites(client):
+    body = client.get("/api/topics/tcp-ip-model").json()
+    feature = next(f for f in body["key_features"] if f["text"] == "Error checking and correction")
+    assert feature["detail"].startswith("Every segment carries a checksum")
+    nginx = client.get("/api/related/nginx").json()
+    assert nginx["url"] == "https://nginx.org/" and nginx["description"].startswith("An open-source web server")
