@@ -1129,6 +1129,9 @@ class RaftEngine(Engine):
         twin = cls.__new__(cls)
         memo[id(self)] = twin
         memo[id(self.params)] = self.params
+        rng = random.Random()
+        rng.setstate(self.rng.getstate())  # the same stream, without deep-copying 625 ints one by one
+        memo[id(self.rng)] = rng
         for name, value in self.__dict__.items():
             if name not in self._CACHES:
                 setattr(twin, name, copy.deepcopy(value, memo))
@@ -1404,8 +1407,23 @@ _SCRIPTS: dict[str, tuple[tuple[int, dict[str, Any]], ...]] = {
 }
 
 
+#: Which seed key feature or use case of Consensus Algorithms each preset shows (the page's
+#: "See it" links), word for word as topics/content/seed.py names them.
+_SHOWS = {
+    "leader-crash": ("Fault tolerance guarantees", ""),
+    "replication": ("Replicated state machines", ""),
+    "figure-8-e": ("Ordering guarantees", ""),
+    "partition": ("Split-brain prevention", ""),
+    "etcd": ("", "etcd for Kubernetes"),
+    "consul": ("", "Consul for service discovery"),
+    "zookeeper": ("", "ZooKeeper coordination"),
+    "replicated-database": ("", "Distributed database replication"),
+}
+
+
 def _preset(slug: str, name: str, description: str, params: dict[str, Any] | None = None, seed: int = 1) -> Preset:
-    return Preset(slug, name, description, params or {}, seed, _SCRIPTS.get(slug, ()))
+    feature, use_case = _SHOWS.get(slug, ("", ""))
+    return Preset(slug, name, description, params or {}, seed, _SCRIPTS.get(slug, ()), feature=feature, use_case=use_case)
 
 
 _FIG8 = {"scenario": "figure8", "nodes": 5}
