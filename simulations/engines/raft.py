@@ -365,6 +365,7 @@ class RaftEngine(Engine):
     Params = RaftParams
     Action = RaftAction
     time_unit = "ms"
+    wall_seconds_per_time_unit = 0.01  # at 1x, a second of wall time per 100 ms of virtual time
     max_steps = 2000
     entity_kinds = {"node": RaftNodeState, "message": RaftMessageState, "network": RaftNetworkState}
     metrics = {
@@ -541,7 +542,7 @@ class RaftEngine(Engine):
         events.append(Event("heartbeat", f"{leader.id} sends heartbeats for term {leader.term}.", actor=leader.id))
         text = (
             f"{leader.id}, leader for term {leader.term}, sends AppendEntries to every follower: a heartbeat "
-            "that resets their election timers"
+            "that resets each one's election timer when it arrives"
         )
         if carrying:
             text += f", carrying the entries that {_names(carrying)} still {'lacks' if len(carrying) == 1 else 'lack'}"
