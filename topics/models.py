@@ -70,7 +70,7 @@ class TopicQuerySet(models.QuerySet):
             def matches(queryset, field_name):
                 """(queryset annotated for the match, the Q that matches `field_name`)."""
                 alias = f"_fts_{field_name}"
-                queryset = queryset.annotate(**{alias: vector(field_name)})
+                queryset = queryset.alias(**{alias: vector(field_name)})  # used in WHERE/CASE, never selected
                 return queryset, Q(**{f"{field_name}__icontains": q}) | Q(**{alias: ts_query})
         else:
 
@@ -97,9 +97,12 @@ class TopicQuerySet(models.QuerySet):
             (2, Q(rows(KeyFeature, "detail"))),
             (1, body),
         ]
-        topics = topics.annotate(
+        any_match = tiers[0][1]
+        for _, cond in tiers[1:]:
+            any_match |= cond
+        topics = topics.filter(any_match).annotate(
             search_tier=Case(*(When(cond, then=Value(tier)) for tier, cond in tiers), default=Value(0))
-        ).filter(search_tier__gt=0)
+        )
         ordering = ["-search_tier", "category__order", "order", "title"]
         if postgres:
             weighted = vector("title", weight="A") + vector("summary", weight="B") + vector("body", weight="D")
