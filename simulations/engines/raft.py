@@ -1424,7 +1424,8 @@ _SHOWS = {
 
 def _preset(slug: str, name: str, description: str, params: dict[str, Any] | None = None, seed: int = 1) -> Preset:
     feature, use_case = _SHOWS.get(slug, ("", ""))
-    return Preset(slug, name, description, params or {}, seed, _SCRIPTS.get(slug, ()), feature=feature, use_case=use_case)
+    links = {"feature": feature, "use_case": use_case} if "feature" in Preset.__dataclass_fields__ else {}
+    return Preset(slug, name, description, params or {}, seed, _SCRIPTS.get(slug, ()), **links)
 
 
 _FIG8 = {"scenario": "figure8", "nodes": 5}
