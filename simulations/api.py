@@ -2,34 +2,147 @@
 
 The same run code as the page and the socket (simulations.runs): a run posted here
 gives exactly the frames the panel shows for that run.
+
+What one client may cost: every operation is throttled per client address (django-ninja's
+throttling: a burst and a sustained rate; past either, 429 with Retry-After). Runs and
+analyses are async views that compute in a small pool of worker processes
+(`simulations.jobs`), so neither Django's one thread for sync views (every page) nor the
+event loop (every viewer's frames) waits behind them; past API_WAITING jobs waiting in
+this process, 429 too. A run is at most MAX_API_STEPS steps.
 """
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from django.http import HttpRequest
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError, ValidationError
+from ninja.throttling import SimpleRateThrottle
 
-from simulations import presets, registry
+from simulations import jobs, presets, registry
 from simulations.engines.base import Engine
 from simulations.runs import (
     MAX_ACTIONS,
     MAX_SEED,
     FieldError,
     RunError,
-    analysis,
-    encode_run,
+    RunSpec,
+    compute_in,
     parse_params,
     parse_run,
     parse_whole,
-    replay,
 )
 
-router = Router(tags=["simulations"])
-
 MAX_API_STEPS = 2000
+
+# --------------------------------------------------------------------------- what a client may cost
+
+#: Requests per client address to these operations: at most BURST_RATE in any short
+#: window, SUSTAINED_RATE over a long one (django-ninja's rate strings).
+BURST_RATE = "10/10s"
+SUSTAINED_RATE = "120/10m"
+#: Worker processes computing the API's runs and analyses, and the most jobs that may
+#: wait for them (or compute) in one server process before the API answers 429.
+API_PROCESSES = 1
+API_WAITING = 16
+BUSY_RETRY_AFTER = 2
+
+
+def throttling() -> bool:
+    """On, except in the in-process test suite, whose test client makes every request
+    from 127.0.0.1 (tests/hostile/test_api_burst.py proves it on the real server)."""
+    return bool(getattr(settings, "SIMULATIONS_API_THROTTLE", not getattr(settings, "TESTING", False)))
+
+
+class ClientThrottle(SimpleRateThrottle):
+    """`rate` requests per client address: the address Daphne saw (behind a proxy, started
+    with --proxy-headers: see the README), never a header the client chose."""
+
+    def __init__(self, scope: str, rate: str) -> None:
+        self.scope = scope
+        super().__init__(rate)
+
+    def get_cache_key(self, request: HttpRequest) -> str | None:
+        if not throttling():
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.META.get("REMOTE_ADDR") or "unknown"}
+
+
+def throttles() -> list[ClientThrottle]:
+    # One set per operation: a throttle keeps the request it judged on itself, and the sync
+    # listing runs on another thread than the async operations. Same scopes, same counts.
+    return [ClientThrottle("simulations-burst", BURST_RATE), ClientThrottle("simulations", SUSTAINED_RATE)]
+
+
+class Workers:
+    """The pool the API computes in, made on first use, remade if a worker died; and how
+    many jobs wait for it."""
+
+    def __init__(self, processes: int = API_PROCESSES, waiting: int = API_WAITING) -> None:
+        self.processes, self.limit = processes, waiting
+        self.waiting = 0
+        self._executor: Executor | None = None
+        self._lock = threading.Lock()
+
+    def executor(self) -> Executor:
+        with self._lock:
+            if self._executor is None:
+                # forkserver: a clean interpreter, not a fork of a server with threads and sockets.
+                self._executor = ProcessPoolExecutor(self.processes,
+                                                     mp_context=multiprocessing.get_context("forkserver"))
+            return self._executor
+
+    def _discard(self, executor: Executor) -> None:
+        with self._lock:
+            if self._executor is executor:
+                self._executor = None
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[Executor]:
+        """The executor, for one job; raises Busy when too many wait already."""
+        with self._lock:
+            if self.waiting >= self.limit:
+                raise Busy()
+            self.waiting += 1
+        executor = self.executor()
+        try:
+            yield executor
+        except BrokenProcessPool:
+            self._discard(executor)  # a worker died: the next job starts a new pool
+            raise
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
+    async def run(self, job: Callable[..., Any], *args: Any) -> Any:
+        """`job(*args)` in a worker process."""
+        async with self.slot() as executor:
+            return await asyncio.get_running_loop().run_in_executor(executor, job, *args)
+
+
+class Busy(Exception):
+    pass
+
+
+workers = Workers()
+
+
+def busy() -> HttpResponse:
+    return JsonResponse({"detail": "The server is busy with other runs: try again in a moment."}, status=429,
+                        headers={"Retry-After": str(BUSY_RETRY_AFTER)})
+
+
+router = Router(tags=["simulations"])
 
 
 class PresetOut(Schema):
@@ -124,7 +237,11 @@ def _errors(exc: RunError, where: str = "body") -> ValidationError:
     )
 
 
-@router.get("", response=list[EngineOut], summary="Every simulation: schemas, presets and analyses")
+THROTTLED = {429: ErrorOut}
+
+
+@router.get("", response={200: list[EngineOut], **THROTTLED}, throttle=throttles(),
+            summary="Every simulation: schemas, presets and analyses")
 def list_engines(request: HttpRequest):
     by_engine = presets.all_presets()
     return [
@@ -146,13 +263,8 @@ def list_engines(request: HttpRequest):
     ]
 
 
-@router.post(
-    "/{slug}/runs",
-    response={200: RunOut, 404: ErrorOut, 422: ValidationErrorOut},
-    summary="Run a simulation headless and get every frame as JSON",
-)
-def run_engine(request: HttpRequest, slug: str, payload: RunIn):
-    engine_cls = _engine(slug)
+def _run_request(engine_cls: type[Engine], payload: RunIn) -> tuple[RunSpec, int]:
+    """The run and its step count from the body; a 422 naming every field at fault."""
     errors = []
     upper = min(MAX_API_STEPS, engine_cls.max_steps)
     steps = min(100, upper)
@@ -169,16 +281,27 @@ def run_engine(request: HttpRequest, slug: str, payload: RunIn):
         errors.append(exc)
     if errors:
         raise _errors(RunError([e for exc in errors for e in exc.errors]))
-    frames = replay(engine_cls, spec, steps)
-    last = frames[-1]
-    return {
-        "run": {**spec.to_dict(engine_cls), "steps": last.index, "permalink": encode_run(engine_cls, spec)},
-        "frames": [f.to_dict() for f in frames],
-        "done": bool(last.done or len(frames) < steps + 1),
-    }
+    return spec, steps
 
 
-def _analyse(engine_cls: type[Engine], name: str, raw_params: Any, where: str):
+@router.post(
+    "/{slug}/runs",
+    response={200: RunOut, 404: ErrorOut, 422: ValidationErrorOut, **THROTTLED},
+    throttle=throttles(),
+    summary="Run a simulation headless and get every frame as JSON",
+)
+async def run_engine(request: HttpRequest, slug: str, payload: RunIn):
+    engine_cls = _engine(slug)
+    spec, steps = _run_request(engine_cls, payload)
+    try:
+        body = await workers.run(jobs.run_json, engine_cls, spec, steps)
+    except Busy:
+        return busy()
+    # Already the JSON ninja would render for RunOut (simulations.jobs): sent as it is.
+    return HttpResponse(body, content_type="application/json; charset=utf-8")
+
+
+def _analysis_request(engine_cls: type[Engine], name: str, raw_params: Any, where: str) -> tuple[str, Any]:
     labels = {str(k): str(v) for k, v in dict(engine_cls.analyses).items()}
     if name not in labels:
         known = ", ".join(labels) or "none"
@@ -187,11 +310,20 @@ def _analyse(engine_cls: type[Engine], name: str, raw_params: Any, where: str):
         params = parse_params(engine_cls, raw_params)
     except RunError as exc:
         raise _errors(exc, where) from None
-    result = analysis(engine_cls, name, params)
+    return labels[name], params
+
+
+async def _analyse(engine_cls: type[Engine], name: str, raw_params: Any, where: str):
+    label, params = _analysis_request(engine_cls, name, raw_params, where)
+    try:
+        async with workers.slot() as executor:
+            result = await compute_in(executor, engine_cls, name, params)
+    except Busy:
+        return busy()
     return {
         "slug": engine_cls.slug,
         "name": name,
-        "label": labels[name],
+        "label": label,
         "params": params.model_dump(mode="json"),
         "result": dict(result),
     }
@@ -199,20 +331,22 @@ def _analyse(engine_cls: type[Engine], name: str, raw_params: Any, where: str):
 
 @router.get(
     "/{slug}/analyses/{name}",
-    response={200: AnalysisOut, 404: ErrorOut, 422: ValidationErrorOut},
+    response={200: AnalysisOut, 404: ErrorOut, 422: ValidationErrorOut, **THROTTLED},
+    throttle=throttles(),
     summary="A whole-run analysis; params as query parameters (partial)",
 )
-def analyse_get(request: HttpRequest, slug: str, name: str):
+async def analyse_get(request: HttpRequest, slug: str, name: str):
     engine_cls = _engine(slug)
     # Query values are strings; pydantic's lax mode turns "3" into 3 where the field is numeric.
     raw = {k: v for k, v in request.GET.items()}
-    return _analyse(engine_cls, name, raw, "query")
+    return await _analyse(engine_cls, name, raw, "query")
 
 
 @router.post(
     "/{slug}/analyses/{name}",
-    response={200: AnalysisOut, 404: ErrorOut, 422: ValidationErrorOut},
+    response={200: AnalysisOut, 404: ErrorOut, 422: ValidationErrorOut, **THROTTLED},
+    throttle=throttles(),
     summary="A whole-run analysis; params in the body (partial)",
 )
-def analyse_post(request: HttpRequest, slug: str, name: str, payload: AnalysisIn):
-    return _analyse(_engine(slug), name, payload.params, "body")
+async def analyse_post(request: HttpRequest, slug: str, name: str, payload: AnalysisIn):
+    return await _analyse(_engine(slug), name, payload.params, "body")
