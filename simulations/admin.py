@@ -47,7 +47,7 @@ class SimulationPresetForm(forms.ModelForm):
     class Meta:
         model = SimulationPreset
         fields = [
-            "topic", "key_feature", "engine", "name", "slug", "description",
+            "topic", "key_feature", "use_case", "engine", "name", "slug", "description",
             "params", "seed", "actions", "order",
         ]
         field_classes = {"params": StrictJSONField, "actions": StrictJSONField}
@@ -61,6 +61,9 @@ class SimulationPresetForm(forms.ModelForm):
         if "key_feature" in self.fields:
             self.fields["key_feature"].queryset = self.fields["key_feature"].queryset.select_related("topic")
             self.fields["key_feature"].label_from_instance = lambda kf: f"{kf.topic.title} — {kf.text}"
+        if "use_case" in self.fields:
+            self.fields["use_case"].queryset = self.fields["use_case"].queryset.select_related("topic")
+            self.fields["use_case"].label_from_instance = lambda uc: f"{uc.topic.title} — {uc.text}"
         # An empty JSON box means "all defaults" / "no actions", not a required-field error.
         for name in ("params", "actions"):
             if name in self.fields:
@@ -78,16 +81,16 @@ class SimulationPresetForm(forms.ModelForm):
 @admin.register(SimulationPreset)
 class SimulationPresetAdmin(SimpleHistoryAdmin):
     form = SimulationPresetForm
-    list_display = ["name", "topic", "engine", "key_feature", "seed", "order"]
+    list_display = ["name", "topic", "engine", "key_feature", "use_case", "seed", "order"]
     list_filter = ["topic", "engine"]
-    search_fields = ["name", "slug", "description", "topic__title", "key_feature__text"]
-    list_select_related = ["topic", "key_feature"]
+    search_fields = ["name", "slug", "description", "topic__title", "key_feature__text", "use_case__text"]
+    list_select_related = ["topic", "key_feature", "use_case"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields: list[str] = []
     ordering = ["topic", "order", "name"]
     readonly_fields = ["engine_reference"]
     fieldsets = [
-        (None, {"fields": ["topic", "key_feature", "engine", "name", "slug", "description", "order"]}),
+        (None, {"fields": ["topic", "key_feature", "use_case", "engine", "name", "slug", "description", "order"]}),
         ("Run", {
             "fields": ["params", "seed", "actions", "engine_reference"],
             "description": "The run this preset opens: parameter values, a seed, and scripted actions. "

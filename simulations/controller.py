@@ -28,8 +28,13 @@ from simulations.runs import (
     parse_whole,
 )
 
-#: One frame every BASE_INTERVAL / speed seconds while playing.
+#: One frame every BASE_INTERVAL / speed seconds while playing (engines without virtual time).
 BASE_INTERVAL = 0.6
+#: Timed engines: the wall time between frames follows their virtual time, but at 1x no
+#: gap is shorter than MIN_GAP (a burst of events stays watchable) or longer than MAX_GAP
+#: (a long idle stretch is shortened, so nothing waits with nothing moving).
+MIN_GAP = 0.15
+MAX_GAP = 1.5
 
 
 @dataclass
@@ -68,8 +73,13 @@ class Viewer:
 
     @property
     def interval(self) -> float:
-        """Seconds between frames while playing."""
-        return BASE_INTERVAL / self.view.speed
+        """Seconds from the frame shown to the next while playing."""
+        scale = self.engine_cls.wall_seconds_per_time_unit
+        if scale is None:
+            return BASE_INTERVAL / self.view.speed
+        nxt = self.session.peek()
+        gap = BASE_INTERVAL if nxt is None else (nxt.time - self.session.frame.time) * scale
+        return min(max(gap, MIN_GAP), MAX_GAP) / self.view.speed
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,14 @@ class SimulationPreset(models.Model):
         related_name="simulation_presets",
         help_text="Optional: the key feature this preset demonstrates. It gets a “See it” link.",
     )
+    use_case = models.ForeignKey(
+        "topics.UseCase",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="simulation_presets",
+        help_text="Optional: the use case this preset demonstrates. It gets a “See it” link.",
+    )
     engine = models.CharField(max_length=64, choices=engine_choices, help_text="Which simulation runs.")
     name = models.CharField(max_length=120)
     slug = models.SlugField(
@@ -77,6 +85,8 @@ class SimulationPreset(models.Model):
         errors: dict[str, list[str]] = {}
         if self.key_feature_id and self.topic_id and self.key_feature.topic_id != self.topic_id:
             errors.setdefault("key_feature", []).append("This key feature belongs to another topic.")
+        if self.use_case_id and self.topic_id and self.use_case.topic_id != self.topic_id:
+            errors.setdefault("use_case", []).append("This use case belongs to another topic.")
         engine_cls = self.engine_cls
         if engine_cls is None:
             errors.setdefault("engine", []).append(f"There is no simulation called {self.engine!r}.")

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from simulations import registry
 from simulations.engines.base import Engine
 from simulations.models import SimulationPreset
-from simulations.presets import PresetChoice, engines_for_topic, presets_for
+from simulations.presets import PresetChoice, engines_for_topic, presets_for, see_it_links
 from simulations.render.panel import PanelRenderer, ViewState, default_prefix
 from simulations.render.schema_controls import params_fields
 from simulations.runs import FieldError, RunError, RunSession, RunSpec, decode_run, default_run, parse_whole
@@ -97,27 +97,24 @@ class Panel:
 @dataclass
 class TopicSimulations:
     """What a topic page shows of the simulations: its panels, and the "See it" link of
-    each key feature that has a preset (feature id -> URL)."""
+    each key feature and use case that has a preset (its text -> URL)."""
 
     panels: list[Panel]
-    feature_links: dict[int, str]
+    feature_links: dict[str, str] = field(default_factory=dict)
+    use_case_links: dict[str, str] = field(default_factory=dict)
 
 
 def build_panels(topic, query: Mapping[str, str]) -> TopicSimulations:
     """The topic's panels, opened as the query string asks (validated; see module docstring)."""
-    instructors = list(SimulationPreset.objects.filter(topic_id=topic.pk).select_related("key_feature")
+    instructors = list(SimulationPreset.objects.filter(topic_id=topic.pk).select_related("key_feature", "use_case")
                        .order_by("order", "name"))
     for preset in instructors:
         preset.topic = topic  # the page's topic, already loaded: no query for it
-    links = {
-        p.key_feature_id: p.get_absolute_url()
-        for p in reversed(instructors)  # the first preset of a feature wins
-        if p.key_feature_id is not None and registry.get(p.engine) is not None
-    }
     engines = engines_for_topic(topic.slug, instructors)
     if not engines:
-        return TopicSimulations([], links)
+        return TopicSimulations([])
     menus = {e: presets_for(e, instructors) for e in engines}
+    feature_links, use_case_links = see_it_links(topic.slug, engines, menus)
     target: type[Engine] | None = None
     spec: RunSpec | None = None
     step = 0
@@ -172,4 +169,4 @@ def build_panels(topic, query: Mapping[str, str]) -> TopicSimulations:
             panel.preset = chosen_preset if engine_cls is target else None
             panel.notice, panel.notice_errors = notice, notice_errors
         panels.append(panel)
-    return TopicSimulations(panels, links)
+    return TopicSimulations(panels, feature_links, use_case_links)

@@ -7,5 +7,6 @@ class here, and giving it a stage in `simulations.render.STAGES`; the contract s
 """
 
 from simulations.engines.race_conditions import RaceConditionsEngine
+from simulations.engines.raft import RaftEngine
 
-ENGINES = (RaceConditionsEngine,)
+ENGINES = (RaceConditionsEngine, RaftEngine)

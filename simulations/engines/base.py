@@ -106,6 +106,10 @@ class Preset:
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 1
     actions: tuple[tuple[int, Mapping[str, Any]], ...] = ()
+    #: The topic's key feature or use case this preset demonstrates, word for word as the
+    #: seed content names it: the topic page gives that item a "See it" link here.
+    feature: str = ""
+    use_case: str = ""
 
     def run_data(self) -> dict[str, Any]:
         """The run as plain data, in the shape runs.parse_run and the API take."""
@@ -147,6 +151,10 @@ class Engine(ABC):
     #: The unit of `Frame.time`, shown beside the step counter ("ms"); "" when time is just
     #: the step number.
     time_unit: ClassVar[str] = ""
+    #: For a timed engine, the wall seconds one unit of `Frame.time` takes at 1x (Raft's
+    #: 0.01: a second per 100 ms of virtual time): play then paces frames by the virtual
+    #: time between them. None: one frame per fixed interval.
+    wall_seconds_per_time_unit: ClassVar[float | None] = None
     #: True when `action_unavailable` judges the buttons frame by frame: the panel then
     #: sends the action buttons with every jump, and with a step when one changed.
     actions_vary_per_frame: ClassVar[bool] = False
@@ -206,6 +214,13 @@ class Engine(ABC):
         for a field that takes free input, which a (label, dict) pair cannot express.
         """
         return None
+
+    @classmethod
+    def action_choices(cls, params: Params) -> Mapping[str, tuple[Any, ...]]:
+        """For the schema-derived action controls: field name -> the values that make sense
+        in a run with these params (e.g. only the servers that exist), narrowing that
+        field's choices. Default: every value the schema allows."""
+        return {}
 
     @classmethod
     def action_unavailable(cls, frame: Frame, action: Mapping[str, Any]) -> str | None:

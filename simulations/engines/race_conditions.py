@@ -987,6 +987,8 @@ class RaceConditionsEngine(Engine):
             "load and store so one increment overwrites another.",
             {"scenario": "counter", "threads": 2, "increments": 2, "fix": "none"},
             seed=1,
+            feature="Detection through testing",
+            use_case="Counter increment race",
         ),
         Preset(
             "counter-mutex",
@@ -995,6 +997,7 @@ class RaceConditionsEngine(Engine):
             "until the first has written back, so nothing is lost.",
             {"scenario": "counter", "threads": 2, "increments": 2, "fix": "mutex"},
             seed=1,
+            feature="Prevention with locks",
         ),
         Preset(
             "counter-atomic",
@@ -1009,6 +1012,7 @@ class RaceConditionsEngine(Engine):
             "Two customers check that seat 12A is free, then both book it.",
             {"scenario": "check_then_act", "threads": 2, "fix": "none"},
             seed=2,
+            use_case="Check-then-act patterns",
         ),
         Preset(
             "check-then-act-mutex",
@@ -1024,6 +1028,8 @@ class RaceConditionsEngine(Engine):
             "reads garbage.",
             {"scenario": "double_checked_locking", "threads": 3, "fix": "none"},
             seed=5,
+            feature="Debugging with sanitizers",
+            use_case="Double-checked locking",
         ),
         Preset(
             "double-checked-locking-fixed",
@@ -1038,6 +1044,7 @@ class RaceConditionsEngine(Engine):
             "lseek to the end, then write: both find the same end and one line overwrites the other.",
             {"scenario": "file_access", "threads": 2, "fix": "none"},
             seed=2,
+            use_case="File access conflicts",
         ),
         Preset(
             "file-append-o-append",
@@ -1077,6 +1084,7 @@ class RaceConditionsEngine(Engine):
             "detector flags the race: nothing orders T2's load after T1's store.",
             {"scenario": "counter", "threads": 2, "increments": 1, "fix": "none", "switch_chance": 0.0},
             seed=1,
+            feature="Race detection tools",
         ),
     )
 

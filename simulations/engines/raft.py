@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated, Any, Literal, TypedDict, Union
@@ -382,6 +383,12 @@ class RaftEngine(Engine):
     presets = ()  # filled in below the class
 
     # -- set-up -------------------------------------------------------------
+
+    @classmethod
+    def action_choices(cls, params: Params) -> Mapping[str, tuple[Any, ...]]:
+        """Only the servers this run has (n1 to nN) in the actions' server fields."""
+        nodes = tuple(f"n{i}" for i in range(1, params.nodes + 1))  # type: ignore[attr-defined]
+        return {name: nodes for name in ("node", "src", "dst", "a", "b")}
 
     def reset(self) -> Frame:
         p: RaftParams = self.params  # type: ignore[assignment]
@@ -1424,8 +1431,7 @@ _SHOWS = {
 
 def _preset(slug: str, name: str, description: str, params: dict[str, Any] | None = None, seed: int = 1) -> Preset:
     feature, use_case = _SHOWS.get(slug, ("", ""))
-    links = {"feature": feature, "use_case": use_case} if "feature" in Preset.__dataclass_fields__ else {}
-    return Preset(slug, name, description, params or {}, seed, _SCRIPTS.get(slug, ()), **links)
+    return Preset(slug, name, description, params or {}, seed, _SCRIPTS.get(slug, ()), feature=feature, use_case=use_case)
 
 
 _FIG8 = {"scenario": "figure8", "nodes": 5}

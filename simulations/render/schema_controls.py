@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import product
 from typing import Any
@@ -159,6 +159,7 @@ def action_controls(engine_cls: type[Engine], params: Any = None) -> list[Action
             out.append(ActionControl(str(label), "", fixed, action=dict(action)))
         return out
     schema = engine_cls.action_adapter().json_schema()
+    narrowed = engine_cls.action_choices(params) if params is not None else {}
     controls: list[ActionControl] = []
     for variant in _variants(schema):
         props = variant.get("properties", {})
@@ -171,6 +172,9 @@ def action_controls(engine_cls: type[Engine], params: Any = None) -> list[Action
         inputs: list[FieldSpec] = []
         for name, prop in props.items():
             spec = field_spec(schema, name, prop, name in required)
+            if spec.kind == "choice" and name in narrowed:
+                allowed = {str(v) for v in narrowed[name]}
+                spec = replace(spec, choices=tuple(c for c in spec.choices if c.value in allowed))
             if spec.kind == "choice" and len(spec.choices) == 1:
                 fixed.append((name, spec.choices[0].value))
             elif spec.values() is not None:

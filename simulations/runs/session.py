@@ -182,6 +182,12 @@ class RunSession:
             return self._track.frames[self.position]
         return None
 
+    def peek(self) -> Frame | None:
+        """The frame after the position, without moving (computed if it must be); None at the end."""
+        if self.position == self._last and self.advance() is None:
+            return None
+        return self._track.frames[self.position + 1]
+
     def back(self) -> Frame | None:
         if self.position == 0:
             return None

@@ -3,7 +3,8 @@
 
 - `{% simulation_assets %}`: the panels' CSS and JS (in the page's <head>; emitted once);
 - `{% simulation_panels sims %}`: one live panel per engine of the topic;
-- `{% feature_preset_link sims feature %}`: a "See it" link for a key feature with a preset.
+- `{% feature_preset_link sims feature %}` and `{% use_case_preset_link sims use_case %}`: a
+  "See it" link for a key feature or use case that a preset demonstrates.
 """
 
 from __future__ import annotations
@@ -57,13 +58,27 @@ def simulation_panels(context, sims) -> SafeString:
     return mark_safe(html)
 
 
-@register.simple_tag
-def feature_preset_link(sims, feature) -> SafeString:
-    url = sims.feature_links.get(feature.pk) if sims is not None and feature is not None else None
+def _see_it(url: str | None, text: str) -> SafeString:
     if url is None:
         return mark_safe("")
     return format_html(
         '<a class="sim-see-it" href="{}">See it<span class="visually-hidden"> in the simulation: {}</span></a>',
         url,
-        feature.text,
+        text,
     )
+
+
+@register.simple_tag
+def feature_preset_link(sims, feature) -> SafeString:
+    """"See it" for a key feature a preset demonstrates."""
+    if sims is None or feature is None:
+        return mark_safe("")
+    return _see_it(sims.feature_links.get(feature.text), feature.text)
+
+
+@register.simple_tag
+def use_case_preset_link(sims, use_case) -> SafeString:
+    """"See it" for a use case a preset demonstrates."""
+    if sims is None or use_case is None:
+        return mark_safe("")
+    return _see_it(sims.use_case_links.get(use_case.text), use_case.text)

@@ -178,16 +178,18 @@ def test_an_instructor_can_open_the_preset_admin(client):
 # --------------------------------------------------------------------------- "See it" links
 
 
-def test_key_features_with_a_preset_get_a_see_it_link(client, topic):
+def test_key_features_and_use_cases_with_a_preset_get_a_see_it_link(client, topic):
     html = page(client)
-    links = re.findall(r'<a class="sim-see-it" href="([^"]+)">See it', html)
-    assert sorted(links) == sorted(
-        f"/topics/{RACE}/?preset={slug}#sim-race-conditions"
-        for slug in ("counter-lost-update", "counter-mutex", "race-detector", "double-checked-locking")
-    )
-    # A feature without a preset has no link.
+    features = html.split('id="key-features"', 1)[1].split("</section>", 1)[0]
+    use_cases = html.split('id="use-cases"', 1)[1].split("</section>", 1)[0]
+    link = r'<a class="sim-see-it" href="/topics/race-conditions/\?preset=([a-z-]+)#sim-race-conditions">See it'
+    assert sorted(re.findall(link, features)) == sorted(
+        ["counter-lost-update", "counter-mutex", "race-detector", "double-checked-locking"])
+    assert sorted(re.findall(link, use_cases)) == sorted(
+        ["counter-lost-update", "check-then-act", "double-checked-locking", "file-append-race"])
+    # The instructors' copy of a preset decides: without its feature, that feature has no link.
     SimulationPreset.objects.filter(slug="race-detector").update(key_feature=None)
-    assert page(client).count('class="sim-see-it"') == 3
+    assert page(client).count('class="sim-see-it"') == 7
 
 
 def test_the_see_it_link_opens_the_panel_in_that_state(client):
@@ -288,7 +290,7 @@ def test_panels_and_see_it_links_cost_one_query(client):
         html = page(client)
     preset_queries = [q["sql"] for q in queries.captured_queries if "simulationpreset" in q["sql"]]
     assert len(preset_queries) == 1
-    assert html.count('class="sim-see-it"') == 4
+    assert html.count('class="sim-see-it"') == 8, "four key features and four use cases"
 
 
 def test_the_panel_stands_between_the_summary_and_the_explanation_with_see_it_links(client):

@@ -7,8 +7,6 @@ seed versions below (SHA-256 of the text) gets the current file; a body an instr
 changed in any way is left as it is. Fresh databases load the current files in 0002.
 """
 
-import hashlib
-
 from django.db import migrations
 
 EARLIER_SEED_BODIES = {
@@ -29,15 +27,7 @@ EARLIER_SEED_BODIES = {
 def update_unedited_bodies(apps, schema_editor):
     from topics.content import seed
 
-    Topic = apps.get_model("topics", "Topic")
-    for slug, earlier in EARLIER_SEED_BODIES.items():
-        topic = Topic.objects.filter(slug=slug).first()
-        if topic is None or hashlib.sha256(topic.body.encode("utf-8")).hexdigest() not in earlier:
-            continue
-        current = seed.topic_body(slug)
-        if current and current != topic.body:
-            topic.body = current
-            topic.save(update_fields=["body"])
+    seed.refresh_unedited_bodies(apps.get_model("topics", "Topic"), EARLIER_SEED_BODIES)
 
 
 class Migration(migrations.Migration):
