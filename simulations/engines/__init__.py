@@ -8,5 +8,6 @@ class here, and giving it a stage in `simulations.render.STAGES`; the contract s
 
 from simulations.engines.race_conditions import RaceConditionsEngine
 from simulations.engines.raft import RaftEngine
+from simulations.engines.tcp import TcpEngine
 
-ENGINES = (RaceConditionsEngine, RaftEngine)
+ENGINES = (RaceConditionsEngine, RaftEngine, TcpEngine)

@@ -177,7 +177,10 @@ class TcpParams(Params):
     read_bytes_per_s: int = Field(0, ge=0, le=10_000_000, title="Receiving app reads (bytes/s)",
                                   description="0: the receiving application reads at once; else this fast.")
     delayed_ack: bool = Field(False, title="Delayed ACKs", description="ACK every second segment or after 200 ms.")
-    bottleneck_kbps: int = Field(2000, ge=100, le=100_000, title="Bottleneck (kbit/s)",
+    link_kbps: int = Field(2000, ge=100, le=1_000_000, title="Link rate (kbit/s)",
+                           description="Each host's link: a frame takes its size over this rate to send, so "
+                                       "segments sent together leave one after another.")
+    bottleneck_kbps: int = Field(1000, ge=100, le=100_000, title="Bottleneck (kbit/s)",
                                  description="fairness: the router's outgoing link rate.")
     queue_packets: int = Field(8, ge=1, le=100, title="Router queue (packets)",
                                description="fairness: the router's drop-tail queue.")
@@ -514,6 +517,7 @@ class TcpEngine(Engine):
         self.pending: list[str] = []
         self.pending_events: list[Event] = []
         self.router_departures: list[float] = []
+        self.iface_free: dict[str, float] = {}  # host -> when its link is free to send the next frame
         self.router_drops = 0
         self.fairness = p.scenario == "fairness"
         self.bottleneck = p.bottleneck_kbps / 8.0  # bytes per ms
@@ -757,6 +761,13 @@ class TcpEngine(Engine):
                 seg.bitflip = self._flip_bit(seg)
             else:
                 delay += ms
+        # Serialization on the sender's link: frames leave one after another.
+        size = len(seg.data) + TCP_HEADER + (MSS_OPTION if mss_opt else 0) + IP_HEADER + ETH_HEADER + ETH_FCS
+        free = max(now, self.iface_free.get(tcb.host, 0.0))
+        done_at = round(free + size * 8 / p.link_kbps, 3)
+        self.iface_free[tcb.host] = done_at
+        delay += done_at - now
+        seg.sent_at = round(free, 3)  # its first bit goes on the wire when the link is free
         if self.fairness:
             delay = self._via_router(seg, tcb, delay)
         seg.deliver_at = round(now + delay, 3)
@@ -1511,8 +1522,8 @@ class TcpEngine(Engine):
             if fin:
                 return (f"The application on {tcb.id} closes: every byte is sent, so it sends its FIN "
                         f"{_seg_words(fin[0])} (the FIN takes one sequence number) and enters {tcb.state}.")
-            return (f"The application on {tcb.id} closes: its FIN will follow the "
-                    f"{_bytes_words(tcb.iss + 1 + len(tcb.out) - tcb.snd_nxt)} still to send.")
+            return (f"The application on {tcb.id} closes: its FIN will follow the last of its data, once every "
+                    "byte before it has been sent.")
         if st == LISTEN:
             self._to(tcb, CLOSED)
             return f"{tcb.id} stops listening: CLOSED."
@@ -1770,3 +1781,122 @@ class TcpEngine(Engine):
         for name, value in self.__dict__.items():
             setattr(twin, name, copy.deepcopy(value, memo))
         return twin
+
+
+# --------------------------------------------------------------------------- presets
+
+#: The seed content's key features and use cases (topics/content/seed.py, "tcp-ip-model"), word for word.
+CONNECTION = "Connection-oriented communication"
+ERRORS = "Error checking and correction"
+ORDERING = "Packet ordering guarantees"
+CONGESTION = "Congestion control mechanisms"
+WEB = "Web browsing (HTTP over TCP)"
+EMAIL = "Email transmission (SMTP)"
+FTP = "File transfer (FTP)"
+STREAMING = "Streaming services"
+
+
+def _next(verb: str, side: str = "client", **more: Any) -> dict[str, Any]:
+    return {"type": verb, "segment": 0, "side": side, "flow": 1, **more}
+
+
+#: MSL shortened in presets (the intro narration says so): TIME-WAIT is then 2 s, not 4 minutes.
+_SHORT_MSL = {"msl_s": 1.0}
+
+TcpEngine.presets = (
+    Preset(
+        "handshake-and-close", "Three-way handshake and close",
+        "RFC 9293 Figure 6, then Figure 12: SYN <SEQ=100>, SYN,ACK <SEQ=300><ACK=101>, ACK <SEQ=101><ACK=301>; "
+        "the SYN takes one sequence number, the ACK none. A 14-byte message goes down the four layers and up "
+        "again. The client closes first: FIN, ACK, the server's FIN, the last ACK, and the client waits 2 MSL "
+        "in TIME-WAIT (MSL is shortened to 1 s here; the RFC's is 2 minutes).",
+        {"scenario": "handshake", **_SHORT_MSL}, feature=CONNECTION,
+    ),
+    Preset(
+        "simultaneous-open-and-close", "Simultaneous open and close",
+        "Both ends send a SYN at the same moment (RFC 9293 Figure 7): each goes SYN-SENT, then SYN-RECEIVED on "
+        "the other's SYN, and ESTABLISHED on the SYN,ACK. Then both close at once (Figure 13): each receives the "
+        "other's FIN in FIN-WAIT-1, goes CLOSING, and both wait in TIME-WAIT.",
+        {"scenario": "simultaneous", "isn_client": 100, "isn_server": 300, **_SHORT_MSL}, feature=CONNECTION,
+    ),
+    Preset(
+        "old-duplicate-syn", "An old duplicate SYN answered by RST",
+        "RFC 9293 Figure 8: an old SYN (SEQ=90) reaches the server first. The server answers it; the client, "
+        "whose SYN was SEQ=100, sees an ACK of 91 and sends <SEQ=91><CTL=RST>; the server returns to LISTEN, "
+        "and the client's real SYN then opens the connection (the server's new ISN is 400).",
+        {"scenario": "old_duplicate_syn", **_SHORT_MSL}, feature=CONNECTION,
+    ),
+    Preset(
+        "flow-control", "Flow control: a slow reader closes the window",
+        "The receiving application reads only 2,000 bytes a second from a 4,000-byte buffer, so the window the "
+        "server advertises shrinks to zero and the sender stops; it probes the zero window with one byte, and "
+        "sends again when a window update arrives. Flow control is per connection: the receiver's window, not the "
+        "network, limits the sender here.",
+        {"scenario": "transfer", "data_bytes": 12000, "rcv_buffer": 4000, "read_bytes_per_s": 2000, **_SHORT_MSL},
+        feature=CONNECTION,
+    ),
+    Preset(
+        "corrupt-and-lost", "A corrupted and a lost segment, repaired",
+        "One segment has a bit flipped on the way: the receiver's checksum does not match, so it discards it "
+        "without an ACK. Later another is lost outright. Both are repaired the same way: the segments behind each "
+        "bring three duplicate ACKs, and the sender retransmits it (fast retransmit). Error checking is the "
+        "checksum; correction is the retransmission.",
+        {"scenario": "transfer", "data_bytes": 24000, **_SHORT_MSL}, actions=((8, _next("corrupt")), (28, _next("drop"))),
+        feature=ERRORS,
+    ),
+    Preset(
+        "reordering", "Out of order, delivered in order",
+        "One data segment is held up 60 ms on the wire, so the two behind it arrive first. The receiver holds "
+        "them out of order, acknowledges each at once with a duplicate ACK for the missing bytes, and when the "
+        "late segment arrives delivers all of it to the application in sequence order.",
+        {"scenario": "transfer", "data_bytes": 12000, **_SHORT_MSL}, actions=((8, _next("delay", ms=60)),),
+        feature=ORDERING,
+    ),
+    Preset(
+        "congestion-control", "Slow start, fast retransmit and a timeout",
+        "An 80 KB transfer: cwnd grows by one segment per ACK in slow start. A lost segment brings three duplicate "
+        "ACKs: fast retransmit and fast recovery halve the window (ssthresh = FlightSize/2, cwnd = ssthresh + "
+        "3 SMSS, then cwnd = ssthresh) and congestion avoidance adds about one segment per round trip. Near the "
+        "end a segment is lost with too few segments behind it to bring three duplicate ACKs: the timer expires, "
+        "ssthresh = max(FlightSize/2, 2 SMSS) and cwnd falls to 1 SMSS, back to slow start. The chart marks "
+        "each event.",
+        {"scenario": "transfer", "data_bytes": 80000, **_SHORT_MSL},
+        actions=((20, _next("drop")), (100, _next("drop"))),
+        feature=CONGESTION,
+    ),
+    Preset(
+        "two-flows-one-bottleneck", "Two flows share a bottleneck",
+        "Two connections send through one router whose 1 Mbit/s link queues 8 packets and drops the tail. The "
+        "first has the link to itself; when the second starts, their windows grow and are halved at drops (AIMD: "
+        "additive increase, multiplicative decrease) until each gets about half of the link.",
+        {"scenario": "fairness", "data_bytes": 200000, "mss": 1000, "frame_ms": 20, **_SHORT_MSL},
+        feature=CONGESTION,
+    ),
+    Preset(
+        "http", "Web browsing: an HTTP request over TCP",
+        "The browser opens a connection to port 80, sends GET / HTTP/1.1 and receives a 6,000-byte page in "
+        "segments. With Connection: close the server closes first, so the server waits in TIME-WAIT.",
+        {"scenario": "http", **_SHORT_MSL}, use_case=WEB,
+    ),
+    Preset(
+        "smtp", "Email: SMTP's command exchange",
+        "An SMTP session over one TCP connection to port 25: 220 greeting, EHLO, MAIL FROM, RCPT TO, DATA, the "
+        "message ending with a lone dot, QUIT. Each command waits for the server's reply, so each costs a round "
+        "trip.",
+        {"scenario": "smtp", **_SHORT_MSL}, use_case=EMAIL,
+    ),
+    Preset(
+        "ftp", "File transfer: FTP's control and data connections",
+        "FTP logs in and sends RETR on a control connection to port 21; the file travels on a second TCP "
+        "connection, which the server opens from port 20 to the port the client named in PORT, and closes at the "
+        "end of the file. The control connection then carries 226 and QUIT.",
+        {"scenario": "ftp", **_SHORT_MSL}, use_case=FTP,
+    ),
+    Preset(
+        "streaming", "Streaming video under loss",
+        "A player fetches three video segments over HTTP on TCP, as DASH and HLS players do, on a path losing 3% "
+        "of segments. TCP repairs every loss, so the video arrives whole and in order, but each repair costs time "
+        "and halves the congestion window: the player needs a buffer to play smoothly.",
+        {"scenario": "streaming", "loss_rate": 0.03, **_SHORT_MSL}, seed=2, use_case=STREAMING,
+    ),
+)

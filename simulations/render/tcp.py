@@ -1,0 +1,266 @@
+"""The TCP/IP stage: the hosts (and the router of the bottleneck) with segments moving along
+their links, each connection's two ends and their variables side by side, the inspected
+segment opened layer by layer (Ethernet frame > IPv4 packet > TCP segment > data, with each
+header's real fields and sizes), and a chart of cwnd and ssthresh with each loss marked.
+
+Reads the entities of simulations/engines/tcp.py: `endpoint`, `segment`, `packet`, `router`,
+`series` and `mark`. One top-level <svg>, 432 units wide with no text under 16 units (12 px
+on a phone); its height depends only on the scenario (how many connections, whether there is
+a router), never on the step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any
+
+from simulations.engines.base import Entity, Frame
+from simulations.render.chart import Marker, Series, render_chart, time_window
+from simulations.render.svg import esc, fit, legible_font, svg_root
+from simulations.render.topology import Network, StageMessage, StageNode, render_topology
+
+WIDTH = 432
+GAP = 10
+FONT = legible_font(WIDTH)  # 16
+LINE = 19
+CHART_H = 190
+EP_LINES = 7
+LAYER_LINES = 9
+SHORT = {"client": "A", "server": "B", "client2": "A2", "router": "R"}
+DIRECT = MappingProxyType({"A": (64.0, 70.0), "B": (368.0, 70.0)})
+VIA = MappingProxyType({"A": (56.0, 64.0), "A2": (56.0, 174.0), "R": (216.0, 119.0), "B": (376.0, 119.0)})
+
+
+def _host(endpoint_id: str) -> str:
+    return SHORT.get(endpoint_id.split(":")[0], "A")
+
+
+def _ms(t: float) -> str:
+    return f"{t:,.0f} ms" if abs(t - round(t)) < 0.05 else f"{t:,.1f} ms"
+
+
+@lru_cache(maxsize=2048)
+def _label(flags: tuple[str, ...], seq: int, ack: int, length: int) -> tuple[str, str, str]:
+    """(pill label, glyph, class) of a segment."""
+    if "RST" in flags:
+        return "RST", "circle", "nack"
+    if "SYN" in flags:
+        return ("SYN+ACK" if "ACK" in flags else "SYN"), "diamond", "vote-req"
+    if "FIN" in flags:
+        return "FIN", "circle", "heartbeat"
+    if length:
+        return str(seq), "square", "append"
+    return f"ack {ack}", "triangle", "ack"
+
+
+def _message(e: Entity, now: float) -> StageMessage | None:
+    st = e.state
+    flags = tuple(st["flags"])
+    label, shape, cls = _label(flags, st["seq"], st["ack"], st["len"])
+    if st["retransmission"]:
+        cls += " rexmit"
+    if st["corrupted"]:
+        cls += " corrupt"
+        label += " !"
+    if st["inspected"]:
+        cls += " inspected"
+    fate = st["fate"]
+    src, dst = _host(st["src"]), _host(st["dst"])
+    start, end = st["sent_at"], st["deliver_at"]
+    drop = fate != "in_flight"
+    if st["via"]:
+        r_at, r_out = st["router_at"], st["router_out"]
+        if r_at is None:  # the reverse path: half the way to the router, half from it
+            r_at = r_out = (start + end) / 2
+        if fate == "queue_drop":
+            src, dst, end = src, "R", r_at
+        elif now < r_at:
+            dst, end = "R", r_at
+            drop = False if fate == "in_flight" else drop
+            if fate == "will_drop":
+                drop = False
+        elif r_out is not None and now < r_out:
+            return None  # waiting in the router's queue
+        else:
+            src, start = "R", r_out if r_out is not None else r_at
+    words = "+".join(flags)
+    title = (f"segment {e.id[1:]}: {words} seq {st['seq']} ack {st['ack']} len {st['len']} win {st['window']}"
+             + (", retransmission" if st["retransmission"] else "") + (", corrupted" if st["corrupted"] else "")
+             + ("; will be lost" if drop else ""))
+    return StageMessage(e.id, src, dst, start, end, label, shape, cls, drop, title)
+
+
+@lru_cache(maxsize=1024)
+def _endpoint_block(eid: str, state: str, una: int, nxt: int, rcv: int, cwnd: int, ssthresh: int, rwnd: int,
+                    flight: int, rto: float, srtt: float | None, phase: str, peer_window: int, x: float, y: float,
+                    w: float) -> str:
+    """One end of a connection: its name and state, then its variables (RFC 9293 names)."""
+    lines = [
+        (eid, "ep-name"),
+        (state, "ep-state"),
+        (f"UNA {una} NXT {nxt}", ""),
+        (f"RCV.NXT {rcv}", ""),
+        (f"rwnd {rwnd:,}", ""),
+        (f"cwnd {cwnd:,} ss {ssthresh:,}" if cwnd else "cwnd not set yet", ""),
+        (f"flight {flight:,} RTO {rto:g} s", ""),
+    ]
+    out = [f'<g class="tcp-ep" transform="translate({x:.0f},{y:.0f})">',
+           f'<rect class="ep-box" x="0" y="0" width="{w:.0f}" height="{EP_LINES * LINE + 10}" rx="6"/>']
+    srtt_words = f"SRTT {srtt * 1000:.0f} ms" if srtt is not None else "no RTT sample yet"
+    out.append(f"<title>{esc(eid)}: {esc(state)}; peer's window {peer_window:,}; {esc(srtt_words)}; "
+               f"{esc(phase or 'not sending data')}</title>")
+    for i, (ln, cls) in enumerate(lines):
+        c = f' class="{cls}"' if cls else ""
+        out.append(f'<text x="8" y="{19 + i * LINE}"{c}>{esc(fit(ln, w - 14, FONT))}</text>')
+    out.append("</g>")
+    return "".join(out)
+
+
+def _endpoints(endpoints: list[Entity], y: float) -> tuple[str, float]:
+    w = (WIDTH - 3 * 6) / 2
+    out = []
+    flows = sorted({e.state["flow"] for e in endpoints})
+    h = EP_LINES * LINE + 10
+    for row, flow in enumerate(flows):
+        pair = [e for e in endpoints if e.state["flow"] == flow]
+        for col, e in enumerate(pair[:2]):
+            st = e.state
+            out.append(_endpoint_block(e.id, st["state"], st["snd_una"], st["snd_nxt"], st["rcv_nxt"], st["cwnd"],
+                                       st["ssthresh"], st["rwnd"], st["flight_size"], st["rto"], st["srtt"],
+                                       st["phase"], st["peer_window"], 6 + col * (w + 6), y + row * (h + 6), w))
+    return "".join(out), len(flows) * (h + 6)
+
+
+def _short_mac(mac: str) -> str:
+    return "\u2026" + mac[-5:]
+
+
+@lru_cache(maxsize=256)
+def _layers_box(key: tuple, y: float) -> str:
+    """The inspected segment as nested boxes, outermost (the link layer) first."""
+    seg_id, where, chosen, payload, layers = key
+    eth, ip, tcp, app = layers
+    ef, ipf, tf = dict(eth[2]), dict(ip[2]), dict(tcp[2])
+    data_len = app[2][0][1]
+    tcp_len = tcp[1]
+    frame_len = eth[1] + 4 + ipf["total length"]
+    heads = [
+        (f"Link: Ethernet II frame, {frame_len} B", f"header {eth[1]} B + FCS 4 B; dst {_short_mac(ef['dst MAC'])} "
+                                                    f"src {_short_mac(ef['src MAC'])} type 0x0800"),
+        (f"Internet: IPv4 packet, {ipf['total length']} B", f"header {ip[1]} B; {ipf['src']} \u2192 {ipf['dst']} TTL 64"),
+        (f"Transport: TCP segment, {tcp_len + data_len} B", f"header {tcp_len} B; port {tf['src port']} \u2192 {tf['dst port']}",
+         f"seq {tf['seq']} ack {tf['ack']} {tf['flags']}", f"win {tf['window']:,} sum {tf['checksum']}"
+         + (f" MSS {tf['MSS option']}" if "MSS option" in tf else "")),
+        (f"Application: {data_len} B" + (f" \u201c{payload}\u201d" if payload and data_len else ""),),
+    ]
+    out = [f'<g class="tcp-layers" transform="translate(0,{y:.0f})">']
+    title = f"Segment {seg_id} ({where}){'' if chosen else ', the latest sent'}"
+    out.append(f'<text x="8" y="16" class="layers-title">{esc(fit(title, WIDTH - 16, FONT))}</text>')
+    counts = [len(h) for h in heads]
+    tops = []
+    yy = 24.0
+    for n in counts:
+        tops.append(yy)
+        yy += n * LINE + 8
+    inner_bottom = tops[-1] + counts[-1] * LINE + 4
+    boxes = []
+    for i, h in enumerate(heads):
+        inset = 8 * i
+        x0 = 6 + inset
+        w = WIDTH - 12 - 2 * inset
+        top = tops[i] - 2
+        bottom = inner_bottom + (len(heads) - 1 - i) * 5
+        boxes.append(f'<rect class="layer-box layer-{i}" x="{x0:.0f}" y="{top:.0f}" width="{w:.0f}" '
+                     f'height="{bottom - top:.0f}" rx="5"/>')
+        for k, ln in enumerate(h):
+            cls = ' class="layer-head"' if k == 0 else ""
+            boxes.append(f'<text x="{x0 + 8:.0f}" y="{tops[i] + 14 + k * LINE:.0f}"{cls}>{esc(fit(ln, w - 14, FONT))}</text>')
+    out.extend(boxes)
+    out.append("</g>")
+    return "".join(out)
+
+
+def layers_height() -> float:
+    return 24 + (2 + 2 + 4 + 1) * LINE + 8 * 4 + 16
+
+
+def _layers_key(e: Entity) -> tuple:
+    st = e.state
+    layers = tuple((l["name"], l["header"], tuple((k, v) for k, v in l["fields"])) for l in st["layers"])
+    return (st["segment"], st["where"], st["chosen"], st["payload"], layers)
+
+
+_HAS_CAPTION = "caption" in Network._fields
+
+
+def _caption(endpoints: list[Entity], router: Entity | None) -> str:
+    flows = len({e.state["flow"] for e in endpoints})
+    words = f"{flows} TCP connection{'s' if flows != 1 else ''} over IPv4 over Ethernet"
+    if router is not None:
+        words += f" · bottleneck {router.state['rate_kbps']:,} kbit/s"
+    return words
+
+
+def _summary(frame: Frame, endpoints: list[Entity], n: int) -> str:
+    ends = "; ".join(f"{e.id} {e.state['state']}" for e in endpoints)
+    return f"{_ms(frame.time)}: {ends}; {n} segment{'s' if n != 1 else ''} on the wire"
+
+
+def render_stage(frame: Frame, dom_id: str) -> str:
+    endpoints: list[Entity] = []
+    segs: list[Entity] = []
+    series: list[Series] = []
+    marks: list[Marker] = []
+    packet = router = None
+    for e in frame.entities:
+        k = e.kind
+        if k == "segment":
+            segs.append(e)
+        elif k == "endpoint":
+            endpoints.append(e)
+        elif k == "series":
+            series.append(Series(e.state["name"], tuple((float(t), float(v)) for t, v in e.state["points"])))
+        elif k == "mark":
+            marks.append(Marker(e.state["t"], e.state["label"], "loss"))
+        elif k == "packet":
+            packet = e
+        elif k == "router":
+            router = e
+    now = frame.time
+    via = router is not None
+    hosts: dict[str, str] = {}
+    for e in endpoints:
+        hosts.setdefault(_host(e.id), e.state["state"])
+    order = ("A", "A2", "R", "B") if via else ("A", "B")
+    names = {"A": "client", "A2": "client 2", "R": "router", "B": "server"}
+    nodes = []
+    for h in order:
+        if h == "R":
+            q = router.state if router else {"queue": 0, "limit": 0, "drops": 0}
+            nodes.append(StageNode("R", "router", "plain", (f"queue {q['queue']}/{q['limit']}",), title=f"drops {q['drops']}"))
+        else:
+            states = [e.state["state"] for e in endpoints if _host(e.id) == h]
+            nodes.append(StageNode(h, names[h], "double" if "ESTABLISHED" in states else "plain", (" ".join(states[:1]),)))
+    messages = [m for e in segs if (m := _message(e, now)) is not None]
+    links = (("A", "R"), ("A2", "R"), ("R", "B")) if via else (("A", "B"),)
+    net = Network(links=links, caption=_caption(endpoints, router)) if _HAS_CAPTION else Network(links=links)
+    topo, topo_h = render_topology(nodes, messages, now, net, width=WIDTH,
+                                   positions=VIA if via else DIRECT, lines=2)
+    parts = [topo]
+    y = topo_h + GAP
+    ep, ep_h = _endpoints(endpoints, y)
+    parts.append(ep)
+    y += ep_h + GAP
+    if packet is not None:
+        parts.append(_layers_box(_layers_key(packet), y))
+    else:
+        parts.append(f'<g class="tcp-layers" transform="translate(0,{y:.0f})"><text x="8" y="16" class="layers-title">'
+                     "No segment sent yet: the layers of the next one show here.</text></g>")
+    y += layers_height() + GAP
+    start = min((s.points[0][0] for s in series if s.points), default=0.0)
+    chart, chart_h = render_chart(series, y=y, width=WIDTH, height=CHART_H, t_range=time_window(start, now), now=now,
+                                  markers=marks, caption="cwnd and ssthresh (segments)", integer=False)
+    parts.append(chart)
+    y += chart_h
+    return svg_root(dom_id, WIDTH, y, parts, cls="msg-stage tcp-stage", label=_summary(frame, endpoints, len(segs)))
