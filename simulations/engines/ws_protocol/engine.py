@@ -50,7 +50,7 @@ from simulations.engines.ws_protocol import codec, polling
 CLIENT, SERVER = "client", "server"
 OTHER = {CLIENT: SERVER, SERVER: CLIENT}
 FRAGMENT_GAP_MS = 10.0
-POINTS = 24  # points per chart series
+POINTS = 12  # points per chart series
 CLOSE_REASONS = {1000: "done", 1001: "going away", 1002: "protocol error", 1003: "text only", 1007: "bad UTF-8",
                  1008: "policy", 1009: "too big", 1011: "server error"}
 SendCode = Literal[1000, 1001, 1011]
@@ -346,7 +346,7 @@ class WebSocketsEngine(Engine):
         "websocket_delay_ms": "Mean delay from a server message's creation to its arrival at the client (none: none yet).",
         "long_polling_delay_ms": "The same for long polling.",
         "short_polling_delay_ms": "The same for short polling.",
-        "heartbeat": "off, ok, waiting (a Ping unanswered) or dead (no Pong in time).",
+        "heartbeat": "off (none running), ok, waiting (a Ping unanswered) or dead (no Pong in time).",
         "close_code": "The client's WebSocket Connection Close Code (§7.1.5), or none.",
     }
     presets = ()
@@ -615,6 +615,8 @@ class WebSocketsEngine(Engine):
         if side == SERVER:
             self.sched.cancel_timer("ping")
             self.sched.cancel_timer("pong_timeout")
+            if self.heartbeat != "dead":
+                self.heartbeat = "off"
 
     def _deliver(self, msg_id: int, events: list[Event]) -> str:
         msg, outcome = self.net.receive(msg_id)
