@@ -235,12 +235,13 @@ class Cpu:
                 t = self.threads[core.running]
                 if t.burst_left <= 0:
                     continue
+                # The timer interrupts every quantum; a boundary that passed with nothing else
+                # ready renewed the slice (the thread kept its core, no switch).
+                boundary = core.slice_start + (now - core.slice_start) // self.quantum * self.quantum
                 best = self._best_ready(now)
-                if best is None:
-                    core.slice_start = now  # nothing else to run: another quantum
-                    continue
-                if self.policy == "priority" and self.effective_priority(best, now) > t.priority:
-                    core.slice_start = now
+                if boundary < now or best is None or (
+                        self.policy == "priority" and self.effective_priority(best, now) > t.priority):
+                    core.slice_start = boundary
                     continue
                 victim = self._preempt(core, now)
                 self._start(core, best, now, f"quantum:{victim.tid}")
