@@ -45,6 +45,8 @@ from typing import Annotated, Any, Literal, TypedDict, Union
 from pydantic import Field, ValidationInfo, field_validator
 
 from simulations.engines.base import Action, Engine, Entity, Event, Frame, Params, Preset
+from simulations.engines.kernel.interleavings import ExplorationTooLarge, count_interleavings
+from simulations.engines.kernel.vector_clocks import Access, HappensBeforeDetector, RaceReport
 
 Scenario = Literal["counter", "check_then_act", "double_checked_locking", "file_access"]
 Fix = Literal["none", "mutex", "atomic", "once", "o_append"]
@@ -605,87 +607,9 @@ def outcome_label(prog: Program, key: int) -> str:
 
 
 # --------------------------------------------------------------------------
-# The happens-before race detector (vector clocks, as ThreadSanitizer)
+# The happens-before race detector (vector clocks, as ThreadSanitizer): in the kernel,
+# simulations/engines/kernel/vector_clocks.py (Access, RaceReport, HappensBeforeDetector)
 # --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    thread: int
-    is_write: bool
-    atomic: bool
-    epoch: int  # the thread's own clock entry at the access
-    clock: tuple[int, ...]  # the thread's whole vector clock at the access
-    line: int
-    code: str
-    step: int
-
-    @property
-    def kind(self) -> str:
-        return ("atomic " if self.atomic else "") + ("write" if self.is_write else "read")
-
-
-@dataclass(frozen=True, slots=True)
-class RaceReport:
-    location: str
-    earlier: Access
-    later: Access
-
-
-class HappensBeforeDetector:
-    """FastTrack-style: per location the last write (an epoch c@t) and each
-    thread's last read; per thread and per sync object a vector clock."""
-
-    def __init__(self, threads: int) -> None:
-        self.n = threads
-        self.clocks = [[0] * threads for _ in range(threads)]
-        self.sync: dict[str, list[int]] = {}
-        self.last_write: dict[str, Access] = {}
-        self.reads: dict[str, dict[int, Access]] = {}
-
-    def tick(self, t: int) -> None:
-        self.clocks[t][t] += 1
-
-    def acquire(self, t: int, key: str) -> None:
-        released = self.sync.get(key)
-        if released is not None:
-            mine = self.clocks[t]
-            for i, c in enumerate(released):
-                if c > mine[i]:
-                    mine[i] = c
-
-    def release(self, t: int, key: str) -> None:
-        held = self.sync.setdefault(key, [0] * self.n)
-        for i, c in enumerate(self.clocks[t]):
-            if c > held[i]:
-                held[i] = c
-
-    @staticmethod
-    def _conflict(prev: Access, atomic: bool, clock: list[int]) -> bool:
-        # Not both atomic, and prev does not happen-before now: t has not yet
-        # seen prev's thread reach prev's epoch.
-        return not (prev.atomic and atomic) and prev.epoch > clock[prev.thread]
-
-    def access(self, t: int, loc: str, is_write: bool, atomic: bool, line: int, code: str, step: int) -> RaceReport | None:
-        clock = self.clocks[t]
-        me = Access(t, is_write, atomic, clock[t], tuple(clock), line, code, step)
-        race: RaceReport | None = None
-        write = self.last_write.get(loc)
-        if write is not None and write.thread != t and self._conflict(write, atomic, clock):
-            race = RaceReport(loc, write, me)
-        reads = self.reads.setdefault(loc, {})
-        if is_write:
-            if race is None:
-                for u in sorted(reads):
-                    if u != t and self._conflict(reads[u], atomic, clock):
-                        race = RaceReport(loc, reads[u], me)
-                        break
-            # Earlier reads are now either ordered before this write or reported.
-            self.last_write[loc] = me
-            reads.clear()
-        else:
-            reads[t] = me
-        return race
 
 
 # --------------------------------------------------------------------------
@@ -733,10 +657,6 @@ EXPLORE_MAX_INCREMENTS: Mapping[int, int] = {2: 5, 3: 3, 4: 2}
 EXPLORE_STATE_LIMIT = 20_000
 
 
-class ExplorationTooLarge(Exception):
-    pass
-
-
 def explore(params: RaceParams) -> dict[str, Any]:
     reduced = None
     cap = EXPLORE_MAX_INCREMENTS[params.threads]
@@ -752,35 +672,20 @@ def explore(params: RaceParams) -> dict[str, Any]:
         }
         params = params.model_copy(update={"increments": cap})
     prog = build_program(params)
-    memo: dict[tuple[Any, ...], dict[int, int]] = {}
 
-    def count(s: MachineState) -> dict[int, int]:
-        key = _canonical(prog, s)
-        found = memo.get(key)
-        if found is not None:
-            return found
-        if len(memo) >= EXPLORE_STATE_LIMIT:
-            raise ExplorationTooLarge
-        runnable = explorer_runnable(prog, s)
-        if not runnable:
-            result = {outcome(prog, s): 1}
-        else:
-            result = {}
-            # Threads in identical local states lead to mirror-image futures:
-            # count one of them and multiply.
-            groups: dict[tuple[Any, ...], list[int]] = {}
-            for t in runnable:
-                groups.setdefault((s.pcs[t], s.regs[t]), []).append(t)
-            for members in groups.values():
-                nxt, _ = execute(prog, s, members[0])
-                for o, c in count(nxt).items():
-                    result[o] = result.get(o, 0) + c * len(members)
-        memo[key] = result
-        return result
+    def moves(s: MachineState) -> list[tuple[int, MachineState, int]]:
+        # Threads in identical local states lead to mirror-image futures: list one of
+        # them (the lowest numbered) and how many there are.
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for t in explorer_runnable(prog, s):
+            groups.setdefault((s.pcs[t], s.regs[t]), []).append(t)
+        return [(members[0] + 1, execute(prog, s, members[0])[0], len(members)) for members in groups.values()]
 
     start = initial_state(prog)
     try:
-        totals = count(start)
+        found = count_interleavings(
+            start, moves, lambda s: outcome(prog, s), key=lambda s: _canonical(prog, s), limit=EXPLORE_STATE_LIMIT
+        )
     except ExplorationTooLarge:
         return {
             "scenario": prog.scenario,
@@ -792,21 +697,9 @@ def explore(params: RaceParams) -> dict[str, Any]:
                 "use fewer threads or increments."
             ),
         }
-
-    def example(target: int) -> list[int]:
-        # The first schedule, in thread order, that ends in `target`: every
-        # successor's counts are already in the memo.
-        s, schedule = start, []
-        while True:
-            runnable = explorer_runnable(prog, s)
-            if not runnable:
-                return schedule
-            for t in runnable:
-                nxt, _ = execute(prog, s, t)
-                if memo[_canonical(prog, nxt)].get(target):
-                    s = nxt
-                    schedule.append(t + 1)
-                    break
+    totals = found.totals
+    example = found.example  # the first schedule, in thread order, that ends in an outcome
+    states = found.states
 
     total = sum(totals.values())
     good = correct_outcome(prog)
@@ -832,7 +725,7 @@ def explore(params: RaceParams) -> dict[str, Any]:
         "increments": prog.increments,
         "total": total,
         "bad": bad,
-        "states": len(memo),
+        "states": states,
         "correct_label": outcome_label(prog, good),
         "outcomes": outcomes,
         "summary": _explore_summary(prog, total, bad),
