@@ -176,6 +176,7 @@ class PaxosEngine(Engine):
     Params = PaxosParams
     Action = PaxosAction
     time_unit = "ms"
+    wall_seconds_per_time_unit = 0.01  # at 1x, a second of wall time per 100 ms of virtual time
     max_steps = 600
     entity_kinds = {"proposer": ProposerState, "acceptor": AcceptorState, "message": PaxosMessageState,
                     "network": PaxosNetworkState}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulations.engines.base import Engine, Frame
-from simulations.render import generic, race_conditions, raft, tcp
+from simulations.render import generic, paxos, race_conditions, raft, tcp
 from simulations.render.generic import format_value
 
 __all__ = ["GENERIC", "STAGES", "Stage", "format_value", "installed", "stage_for"]
@@ -41,6 +41,7 @@ STAGES: dict[str, Stage] = {
     "race-conditions": Stage(race_conditions.render_stage, race_conditions.render_analysis),
     "raft": Stage(raft.render_stage),
     "tcp": Stage(tcp.render_stage),
+    "paxos": Stage(paxos.render_stage),
 }
 
 
