@@ -560,11 +560,11 @@ class TcpEngine(Engine):
             self._listen(2)
             self.scripts = [
                 [Step("open", 1), Step("send", 1, "client", data), Step("close", 1)],
-                [Step("wait", 2, ms=1500.0), Step("open", 2), Step("send", 2, "client", data2), Step("close", 2)],
+                [Step("wait", 2, ms=500.0), Step("open", 2), Step("send", 2, "client", data2), Step("close", 2)],
             ]
             return (f"Two clients send {_bytes_words(p.data_bytes)} each to one server through a router whose "
                     f"outgoing link carries {p.bottleneck_kbps:,} kbit/s and queues {p.queue_packets} packets, "
-                    f"dropping any that arrive to a full queue. Connection 2 starts 1.5 s after connection 1.")
+                    f"dropping any that arrive to a full queue. Connection 2 starts 0.5 s after connection 1. {msl_words}.")
         c, s = self._endpoint_pair(1, 49152, {"http": 80, "smtp": 25, "ftp": 21, "streaming": 443}.get(sc, 5001))
         if sc == "simultaneous":
             s.passive = False
@@ -1024,6 +1024,7 @@ class TcpEngine(Engine):
                 tcb.snd_una = tcb.iss
                 tcb.snd_nxt = tcb.iss
                 self._to(tcb, SYN_RECEIVED)
+                self._init_cwnd(tcb)
                 r = self._emit(tcb, tcb.iss, ("SYN", "ACK"))
                 tcb.snd_nxt = tcb.iss + 1
                 return (f"{tcb.id} receives {name}: it records the client's ISN {seg.seq}, sets RCV.NXT = {tcb.rcv_nxt} "
@@ -1161,15 +1162,20 @@ class TcpEngine(Engine):
             tcb.peer_mss = seg.mss_opt
             tcb.mss = min(tcb.mss, seg.mss_opt)
 
-    def _established(self, tcb: TCB) -> None:
-        """Entering ESTABLISHED: the congestion window starts at IW (RFC 5681 §3.1)."""
+    def _init_cwnd(self, tcb: TCB) -> None:
+        """A new connection's congestion window: IW (RFC 5681 §3.1, or RFC 6928)."""
         p: TcpParams = self.params  # type: ignore[assignment]
+        tcb.cwnd = initial_window(tcb.mss, p.initial_window)
+
+    def _established(self, tcb: TCB) -> None:
+        """Entering ESTABLISHED: IW for the (possibly smaller) negotiated MSS, or one segment after a
+        lost SYN or SYN,ACK (RFC 5681 §3.1); RFC 6298 §5.7's 3 s RTO after a SYN timeout."""
         if tcb.syn_lost:
-            tcb.cwnd = tcb.mss  # §3.1: one segment after a lost SYN or SYN/ACK
+            tcb.cwnd = tcb.mss
             if tcb.rto < 3000.0 and tcb.srtt is None:
-                tcb.rto = 3000.0  # RFC 6298 §5.7
+                tcb.rto = 3000.0
         else:
-            tcb.cwnd = initial_window(tcb.mss, p.initial_window)
+            self._init_cwnd(tcb)
         tcb.timeout_seq = None
 
     def _note_window(self, tcb: TCB, seg: Seg) -> None:
@@ -1478,11 +1484,10 @@ class TcpEngine(Engine):
         raise ValueError(st.kind)  # pragma: no cover
 
     def _active_open(self, tcb: TCB) -> str:
-        if tcb.state == LISTEN:
-            self._to(tcb, SYN_SENT)
-        else:
-            self._to(tcb, SYN_SENT)
+        self._to(tcb, SYN_SENT)  # CLOSED -> SYN-SENT (OPEN), or LISTEN -> SYN-SENT (SEND on a listening socket)
+        tcb.passive = False
         tcb.snd_una = tcb.snd_nxt = tcb.iss
+        self._init_cwnd(tcb)
         seg = self._emit(tcb, tcb.iss, ("SYN",))
         tcb.snd_nxt = tcb.iss + 1
         if self.old_syn and tcb.host == "client":
@@ -1601,6 +1606,13 @@ class TcpEngine(Engine):
             return self._effect(text, Event(verb, f"Segment {seg.id}: {verb}.", severity="warn"))
         if isinstance(action, Send):
             tcb = self._tcb(action.flow, action.side)
+            if tcb.state == LISTEN:
+                # RFC 9293 §3.10.2, SEND in LISTEN: the connection turns active and sends a SYN.
+                tcb.out += bulk(action.bytes, b"more\n")
+                text = self._active_open(tcb)
+                return self._effect(f"The application on the listening {tcb.id} writes {_bytes_words(action.bytes)}, "
+                                    f"so the connection turns active: {text}",
+                                    Event("send", f"{tcb.id} writes {action.bytes} bytes while listening."))
             if tcb.state not in (ESTABLISHED, CLOSE_WAIT) or tcb.fin_wanted:
                 raise ValueError(f"{tcb.id} is {tcb.state}{' and closing' if tcb.fin_wanted else ''}: it cannot send now.")
             tcb.out += bulk(action.bytes, b"more\n")
@@ -1828,11 +1840,11 @@ TcpEngine.presets = (
     ),
     Preset(
         "flow-control", "Flow control: a slow reader closes the window",
-        "The receiving application reads only 2,000 bytes a second from a 4,000-byte buffer, so the window the "
+        "The receiving application reads only 1,000 bytes a second from a 4,000-byte buffer, so the window the "
         "server advertises shrinks to zero and the sender stops; it probes the zero window with one byte, and "
         "sends again when a window update arrives. Flow control is per connection: the receiver's window, not the "
         "network, limits the sender here.",
-        {"scenario": "transfer", "data_bytes": 12000, "rcv_buffer": 4000, "read_bytes_per_s": 2000, **_SHORT_MSL},
+        {"scenario": "transfer", "data_bytes": 8000, "rcv_buffer": 4000, "read_bytes_per_s": 1000, **_SHORT_MSL},
         feature=CONNECTION,
     ),
     Preset(
@@ -1866,10 +1878,13 @@ TcpEngine.presets = (
     ),
     Preset(
         "two-flows-one-bottleneck", "Two flows share a bottleneck",
-        "Two connections send through one router whose 1 Mbit/s link queues 8 packets and drops the tail. The "
-        "first has the link to itself; when the second starts, their windows grow and are halved at drops (AIMD: "
-        "additive increase, multiplicative decrease) until each gets about half of the link.",
-        {"scenario": "fairness", "data_bytes": 200000, "mss": 1000, "frame_ms": 20, **_SHORT_MSL},
+        "Two connections send 200 KB each through one router whose 1 Mbit/s link queues 12 packets and drops "
+        "the tail. The first has the link to itself for half a second; then both windows grow by about a "
+        "segment per round trip and are halved when the queue overflows (AIMD: additive increase, "
+        "multiplicative decrease), and the two settle near half of the link each. (Initial ssthresh is 8,000 "
+        "bytes, so slow start ends before it floods the small queue; one frame shows 20 ms.)",
+        {"scenario": "fairness", "data_bytes": 200000, "mss": 1000, "frame_ms": 20, "one_way_latency_ms": 50,
+         "queue_packets": 12, "initial_ssthresh": 8000, **_SHORT_MSL},
         feature=CONGESTION,
     ),
     Preset(
