@@ -41,7 +41,7 @@ Scenario = Literal[
     "web_server", "workers", "event_loop",
 ]
 PIPE_BUF_KB = 4  # Linux: PIPE_BUF is 4096 bytes; the simulated pipe counts in 1 KiB chunks
-SEGMENTS_SHOWN = 24
+SEGMENTS_SHOWN = 16
 SIGSEGV = 11
 
 
@@ -267,10 +267,10 @@ class ThreadsProcessesEngine(Engine):
     def action_buttons(cls, params: Params) -> list[tuple[str, dict[str, Any]]] | None:
         eng = cls(params, random.Random(0))
         eng.reset()
-        buttons = [(f"Crash {tid}", {"type": "crash", "thread": tid}) for tid in eng.order[:6]]
+        buttons = []
         if params.scenario == "scheduler":  # type: ignore[attr-defined]
             buttons.append(("Add a job of 10", {"type": "add_job", "length": 10}))
-        return buttons
+        return buttons + [(f"Crash {tid}", {"type": "crash", "thread": tid}) for tid in eng.order[:6]]
 
     @classmethod
     def action_unavailable(cls, frame: Frame, action: Mapping[str, Any]) -> str | None:
@@ -567,7 +567,7 @@ class ThreadsProcessesEngine(Engine):
         said = self._settle(events)
         if all(th["cpu"].state == "done" for th in self.threads.values()) and not self.arrivals:
             self._done = True
-            said.append(self._summary())
+            said.insert(0, self._summary())
         return said or [f"Tick {t}: the cores keep running."]
 
     def _summary(self) -> str:
@@ -1162,3 +1162,120 @@ class ThreadsProcessesEngine(Engine):
 
 
 _POLICY_NAMES = {"fifo": "FIFO", "sjf": "SJF", "stcf": "STCF", "rr": "round robin", "priority": "priority with aging"}
+
+
+def _jobs(*specs: tuple[int, int]) -> list[dict[str, int]]:
+    return [{"length": length, "arrival": arrival} for length, arrival in specs]
+
+
+ThreadsProcessesEngine.presets = (
+    Preset("fifo-equal", "FIFO: three jobs of 10",
+           "OSTEP's first example: A, B and C, 10 ticks each, arrive together and run first in, first out. "
+           "They finish at 10, 20 and 30: average turnaround 20.",
+           {"policy": "fifo", "jobs": _jobs((10, 0), (10, 0), (10, 0))}),
+    Preset("convoy", "The convoy effect (FIFO)",
+           "A needs 100 ticks and arrives first; B and C need 10 each. Under FIFO the short jobs queue behind "
+           "the long one: average turnaround (100 + 110 + 120) / 3 = 110.",
+           {"policy": "fifo", "jobs": _jobs((100, 0), (10, 0), (10, 0))}),
+    Preset("sjf", "Shortest job first",
+           "The same three jobs under SJF: B and C run first, A last. Average turnaround (10 + 20 + 120) / 3 = 50.",
+           {"policy": "sjf", "jobs": _jobs((100, 0), (10, 0), (10, 0))}),
+    Preset("sjf-late", "SJF when the short jobs come late",
+           "A (100) arrives at 0, B and C (10 each) at 10. Non-preemptive SJF must let A finish: "
+           "turnarounds 100, 100 and 110, average 103.33.",
+           {"policy": "sjf", "jobs": _jobs((100, 0), (10, 10), (10, 10))}),
+    Preset("stcf", "STCF preempts the long job",
+           "The same arrivals under STCF: at tick 10 B preempts A, then C runs, then A finishes. "
+           "Turnarounds 120, 10 and 20, average 50.",
+           {"policy": "stcf", "jobs": _jobs((100, 0), (10, 10), (10, 10))}),
+    Preset("round-robin", "Round robin, quantum 1",
+           "Three jobs of 5 ticks, time slice 1: A, B, C, A, B, C... Response times 0, 1, 2 (average 1), but they "
+           "finish at 13, 14 and 15: average turnaround 14, worse than SJF's.",
+           {"policy": "rr", "quantum": 1, "jobs": _jobs((5, 0), (5, 0), (5, 0))}),
+    Preset("switch-cost", "Round robin pays for every switch",
+           "The same three jobs with a context switch costing 1 tick, drawn hatched on the core. Every slice now "
+           "costs a switch: 14 switches, and the run takes 29 ticks instead of 15 (average turnaround 27 instead of 14).",
+           {"policy": "rr", "quantum": 1, "switch_cost": 1, "jobs": _jobs((5, 0), (5, 0), (5, 0))}),
+    Preset("io-overlap", "Blocking on I/O overlaps with computing",
+           "A computes 2 ticks, then waits 4 for the disk, five times over; B is a 10-tick CPU job. Under STCF, "
+           "when A blocks its core goes to B, and A's I/O overlaps B's computing.",
+           {"policy": "stcf", "jobs": [{"length": 10, "arrival": 0, "io_every": 2, "io_time": 4},
+                                       {"length": 10, "arrival": 0}]}),
+    Preset("priority-aging", "Priority with aging",
+           "A low-priority job (9) competes with higher ones (0) arriving one after another. Each tick of waiting "
+           "counts towards aging: every 5 ticks its priority rises a level until it runs.",
+           {"policy": "priority", "quantum": 2, "aging": 5,
+            "jobs": [{"length": 6, "arrival": 0, "priority": 9}, {"length": 8, "arrival": 0, "priority": 0},
+                     {"length": 8, "arrival": 6, "priority": 0}, {"length": 8, "arrival": 12, "priority": 0},
+                     {"length": 8, "arrival": 18, "priority": 0}]}),
+    Preset("multicore", "Parallel execution on four cores",
+           "Two processes of three threads each (A-C in one, D-F in the other) on four cores under round robin: "
+           "four threads run at the same instant, and the speed-up metric shows how many cores' worth of work "
+           "is done.",
+           {"policy": "rr", "quantum": 3, "cores": 4,
+            "jobs": [{"length": 9, "arrival": 0, "process": 1}, {"length": 9, "arrival": 0, "process": 1},
+                     {"length": 9, "arrival": 0, "process": 1}, {"length": 9, "arrival": 0, "process": 2},
+                     {"length": 9, "arrival": 0, "process": 2}, {"length": 9, "arrival": 0, "process": 2}]},
+           feature="Parallel execution capability"),
+    Preset("threads-share", "Threads share one heap",
+           "Three threads of one process: T1 writes 7 to heap page 0 and T2, reading it later, sees 7, since it is "
+           "the same frame. Each thread has only its own stack page.",
+           {"scenario": "threads"}, feature="Shared memory between threads"),
+    Preset("fork-cow", "fork() and copy-on-write",
+           "The parent P forks: fork() returns the child's pid in P and 0 in the child C. All four heap pages are "
+           "shared copy-on-write; the parent writes page 0 and the child pages 1 and 2: three writes, three pages "
+           "copied. The child still reads 10 in page 0: the parent's write is invisible to it. P's wait() "
+           "returns the child's exit status, 3.",
+           {"scenario": "fork"}, feature="Process isolation for security"),
+    Preset("pipe", "A pipe between two processes",
+           "The writer fills a 2 KiB pipe faster than the reader drains it: its write blocks while the pipe is "
+           "full. When it closes the write end and the pipe is empty, the reader's read() returns 0: end of file.",
+           {"scenario": "pipe", "capacity": 2}, feature="Inter-process communication (IPC)"),
+    Preset("message-queue", "A POSIX message queue",
+           "Six messages through a queue of at most 3: the sender blocks when it is full, and m4, sent with "
+           "priority 5, is received before the older messages of priority 0.",
+           {"scenario": "message_queue", "capacity": 3}),
+    Preset("shared-memory", "Shared memory without a lock",
+           "Two processes on two cores map one page and both add 1 to it: both read 0, both write 1. One update "
+           "is lost: shared memory needs the synchronization of the Locks & Synchronization topic.",
+           {"scenario": "shared_memory", "cores": 2}),
+    Preset("web-pool", "Web server: a fixed thread pool",
+           "Eight requests arrive, two per tick, at a server with a pool of 2 threads on 2 cores. Requests wait "
+           "in the queue for a free thread; memory stays at two stacks. Compare the latency and memory with "
+           "the thread-per-request preset.",
+           {"scenario": "web_server", "server": "pool", "pool_size": 2, "cores": 2, "switch_cost": 1},
+           use_case="Multi-threaded web servers"),
+    Preset("web-thread-per-request", "Web server: a thread per request",
+           "The same burst; the server creates a thread for each request. Database waits overlap, so latency is "
+           "lower, but every thread costs a stack page and the cores pay more context switches.",
+           {"scenario": "web_server", "server": "thread_per_request", "cores": 2, "switch_cost": 1}),
+    Preset("workers", "Background workers survive a crash",
+           "A supervisor forks three worker processes and feeds six jobs through a message queue. The worker "
+           "that takes the poisoned job 3 is killed by SIGSEGV; the other two go on and finish every other job, "
+           "and the supervisor's wait() reports the signal.",
+           {"scenario": "workers", "cores": 2, "capacity": 4}, use_case="Background worker processes"),
+    Preset("speedup", "Parallel speed-up against Amdahl's law",
+           "A 120-tick job, 20% serial, split over 4 cores: the serial part runs alone, the parallel part in four "
+           "24-tick chunks. Measured speed-up 2.5 on 4 cores, as Amdahl's law says; the chart shows the law up "
+           "to 8 cores and the speed-ups measured by running this job on 1 to 4 cores.",
+           {"scenario": "speedup", "cores": 4, "serial_fraction": 0.2}, use_case="Parallel data processing"),
+    Preset("speedup-overhead", "Speed-up with merge and switch costs",
+           "The same job with 3 ticks to merge each worker's result and 1 tick per context switch: the measured "
+           "points fall below Amdahl's curve, further the more cores.",
+           {"scenario": "speedup", "cores": 4, "serial_fraction": 0.2, "sync_cost": 3, "switch_cost": 1}),
+    Preset("event-loop", "An event loop interleaves tasks",
+           "One thread runs four tasks: each computes a tick, awaits I/O and computes again. While a task awaits, "
+           "the loop runs the next one, so four I/O waits overlap on one thread.",
+           {"scenario": "event_loop"}, use_case="Asynchronous task execution"),
+    Preset("event-loop-blocked", "A blocking call freezes the loop",
+           "The same tasks, but task 1 calls a blocking function for 8 ticks instead of awaiting: the loop's "
+           "thread sits in the kernel, and tasks whose I/O is done wait, frozen, until it returns.",
+           {"scenario": "event_loop", "blocking_task": True}),
+    Preset("crash-thread", "A crashing thread takes its process down",
+           "Two processes, each with two threads, on two cores. At step 2 thread A faults (SIGSEGV): A and B, its "
+           "process's other thread, end together; C and D, in the other process, run on.",
+           {"policy": "rr", "quantum": 2, "cores": 2,
+            "jobs": [{"length": 8, "process": 1}, {"length": 8, "process": 1}, {"length": 8, "process": 2},
+                     {"length": 8, "process": 2}]},
+           actions=((2, {"type": "crash", "thread": "A"}),)),
+)

@@ -1,0 +1,137 @@
+"""A CPU timeline stage part (a Gantt chart): one row per core (or per thread), bars for who
+ran when, over virtual time. First drawn for Threads & Processes; written for the Locks
+engine too.
+
+Bar kinds, told apart by shape and pattern as well as colour:
+* "run": a solid bar in the thread's colour, labelled with the thread when it fits;
+* "switch": a context switch, diagonal hatching on grey;
+* "spin": busy-waiting on a lock, the thread's colour crossed by a zigzag (it burns the core);
+* "blocked": waiting off the core, an outline with a dashed border and no fill;
+* anything else: a plain outline.
+
+Input: `Lane(label, bars)` with `Bar(start, end, label, kind, colour, title)`; `colour` is an
+index into COLOURS. Plain f-strings (the hot path); the patterns are defined once per stage
+by `defs()` (call it once in the stage's <svg>, ids are prefixed "tl-").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from typing import NamedTuple
+
+from simulations.render.chart import nice_ticks
+from simulations.render.svg import legible_font, num, text_width
+
+COLOURS = ("#1d4ed8", "#b45309", "#15803d", "#7c3aed", "#be185d", "#0f766e", "#9a3412", "#4338ca")
+LANE_H = 30
+GAP = 6
+LABEL_W = 64
+AXIS_H = 24
+
+
+class Bar(NamedTuple):
+    start: float
+    end: float
+    label: str = ""
+    kind: str = "run"
+    colour: int = 0
+    title: str = ""
+
+
+class Lane(NamedTuple):
+    label: str
+    bars: tuple[Bar, ...] = ()
+    note: str = ""  # drawn after the label, e.g. "idle"
+
+
+def defs() -> str:
+    """The hatch and zigzag patterns the bars use; once per <svg>."""
+    return (
+        '<defs><pattern id="tl-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+        '<rect width="6" height="6" fill="#e2e8f0"/><line x1="0" y1="0" x2="0" y2="6" stroke="#475569" stroke-width="2.5"/>'
+        '</pattern><pattern id="tl-zigzag" width="8" height="8" patternUnits="userSpaceOnUse">'
+        '<path d="M0,6 L2,2 L4,6 L6,2 L8,6" fill="none" stroke="#fff" stroke-width="1.5"/></pattern></defs>'
+    )
+
+
+def timeline_height(lanes: int, caption: bool = True) -> float:
+    return (22 if caption else 0) + lanes * (LANE_H + GAP) + AXIS_H
+
+
+def _bar(b: Bar, x0: float, sx: float, y: float, font: float) -> str:
+    x = x0 + b.start * sx
+    w = max(1.5, (b.end - b.start) * sx)
+    colour = COLOURS[b.colour % len(COLOURS)]
+    tip = f"<title>{escape(b.title or f'{b.label} {num(b.start)}-{num(b.end)}')}</title>"
+    h = LANE_H
+    if b.kind == "switch":
+        body = (f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}" fill="url(#tl-hatch)" '
+                f'stroke="#475569" stroke-width="1"/>')
+    elif b.kind == "blocked":
+        body = (f'<rect x="{x + 1:.1f}" y="{y + 4:.1f}" width="{max(1.0, w - 2):.1f}" height="{h - 8}" fill="none" '
+                f'stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"/>')
+    elif b.kind == "spin":
+        body = (f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}" fill="{colour}"/>'
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}" fill="url(#tl-zigzag)"/>')
+    elif b.kind == "run":
+        body = f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}" fill="{colour}" stroke="#fff" stroke-width="1"/>'
+    else:
+        body = f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}" fill="none" stroke="{colour}"/>'
+    label = ""
+    if b.label and b.kind in ("run", "spin", "blocked") and text_width(b.label, font) + 4 <= w:
+        fill = colour if b.kind == "blocked" else "#fff"
+        label = (f'<text x="{x + w / 2:.1f}" y="{y + h / 2 + font * 0.35:.1f}" text-anchor="middle" '
+                 f'font-size="{num(font)}" fill="{fill}" font-weight="600">{escape(b.label)}</text>')
+    return f'<g class="tl-bar tl-{escape(b.kind)}">{tip}{body}{label}</g>'
+
+
+def render_timeline(
+    lanes: Sequence[Lane],
+    *,
+    x: float = 0,
+    y: float = 0,
+    width: float = 432,
+    t_range: tuple[float, float] = (0.0, 10.0),
+    now: float | None = None,
+    caption: str = "",
+    t_unit: str = "ticks",
+) -> tuple[str, float]:
+    """The timeline as a <g> at (x, y), and its height. Bars are clipped to `t_range`; a
+    dashed line marks `now`."""
+    font = legible_font(width) if width >= 300 else 16
+    t0, t1 = t_range
+    if t1 <= t0:
+        t1 = t0 + 1
+    plot_w = width - LABEL_W - 8
+    sx = plot_w / (t1 - t0)
+    x0 = LABEL_W - t0 * sx
+    out = [f'<g class="timeline" transform="translate({num(x)},{num(y)})" font-size="{num(font)}" fill="#0f172a">']
+    top = 0.0
+    if caption:
+        out.append(f'<text class="tl-caption" x="4" y="16" font-weight="600">{escape(caption)}</text>')
+        top = 22
+    for i, lane in enumerate(lanes):
+        ly = top + i * (LANE_H + GAP)
+        out.append(f'<rect class="tl-lane" x="{LABEL_W}" y="{ly:.1f}" width="{plot_w:.1f}" height="{LANE_H}" fill="#f8fafc" stroke="#cbd5e1"/>')
+        out.append(f'<text class="tl-label" x="4" y="{ly + LANE_H / 2 + font * 0.35:.1f}">{escape(lane.label)}</text>')
+        for b in lane.bars:
+            if b.end <= t0 or b.start >= t1:
+                continue
+            out.append(_bar(b._replace(start=max(b.start, t0), end=min(b.end, t1)), x0, sx, ly, font))
+        if lane.note and not lane.bars:
+            out.append(f'<text x="{LABEL_W + 6}" y="{ly + LANE_H / 2 + font * 0.35:.1f}" fill="#475569">{escape(lane.note)}</text>')
+    axis_y = top + len(lanes) * (LANE_H + GAP)
+    ticks = nice_ticks(t0, t1, 4, integer=True)
+    for j, t in enumerate(ticks):
+        tx = x0 + t * sx
+        label = f"{t:g}" + (f" {t_unit}" if j == len(ticks) - 1 and t_unit else "")
+        anchor = "end" if tx + text_width(label, font) / 2 > width else "middle"
+        out.append(f'<line x1="{tx:.1f}" y1="{axis_y - GAP:.1f}" x2="{tx:.1f}" y2="{axis_y:.1f}" stroke="#94a3b8"/>'
+                   f'<text x="{tx:.1f}" y="{axis_y + font:.1f}" text-anchor="{anchor}" fill="#475569">{escape(label)}</text>')
+    if now is not None and t0 <= now <= t1:
+        nx = x0 + now * sx
+        out.append(f'<line class="tl-now" x1="{nx:.1f}" y1="{top:.1f}" x2="{nx:.1f}" y2="{axis_y - GAP:.1f}" '
+                   f'stroke="#b42318" stroke-width="2" stroke-dasharray="4 3"/>')
+    out.append("</g>")
+    return "".join(out), timeline_height(len(lanes), bool(caption))
