@@ -9,6 +9,7 @@ class here, and giving it a stage in `simulations.render.STAGES`; the contract s
 from simulations.engines.race_conditions import RaceConditionsEngine
 from simulations.engines.paxos import PaxosEngine
 from simulations.engines.raft import RaftEngine
+from simulations.engines.threads_processes import ThreadsProcessesEngine
 from simulations.engines.tcp import TcpEngine
 
-ENGINES = (RaceConditionsEngine, RaftEngine, PaxosEngine, TcpEngine)
+ENGINES = (RaceConditionsEngine, RaftEngine, ThreadsProcessesEngine, PaxosEngine, TcpEngine)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulations.engines.base import Engine, Frame
-from simulations.render import generic, paxos, race_conditions, raft, tcp
+from simulations.render import generic, paxos, race_conditions, raft, tcp, threads_processes
 from simulations.render.generic import format_value
 
 __all__ = ["GENERIC", "STAGES", "Stage", "format_value", "installed", "stage_for"]
@@ -40,6 +40,7 @@ GENERIC = Stage(generic.render_stage_generic)
 STAGES: dict[str, Stage] = {
     "race-conditions": Stage(race_conditions.render_stage, race_conditions.render_analysis),
     "raft": Stage(raft.render_stage),
+    "threads-processes": Stage(threads_processes.render_stage),
     "tcp": Stage(tcp.render_stage),
     "paxos": Stage(paxos.render_stage),
 }
