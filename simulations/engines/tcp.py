@@ -140,6 +140,9 @@ def _ip_bytes(ip: str) -> bytes:
     return bytes(int(p) for p in ip.split("."))
 
 
+_IP = {host: _ip_bytes(ip) for host, (ip, _) in HOSTS.items()}
+
+
 # --------------------------------------------------------------------------- params and actions
 
 Scenario = Literal["handshake", "simultaneous", "old_duplicate_syn", "transfer", "http", "smtp", "ftp",
@@ -510,6 +513,10 @@ class TcpEngine(Engine):
         #: Every segment sent: (time, sender, sender's state, seq, ack, flags, data length); the last 300 or so.
         self.log: list[tuple[float, str, str, int, int, tuple[str, ...], int]] = []
         self.seg_cache: dict[int, tuple[tuple, Entity]] = {}
+        self.ep_cache: dict[str, tuple[tuple, Entity]] = {}
+        self.series_version: dict[str, int] = {}
+        self.series_cache: dict[str, tuple[int, Entity]] = {}
+        self.marks_cache: tuple[int, tuple[Entity, ...]] = (-1, ())
         self.counts = {"retransmissions": 0, "lost": 0, "discarded": 0}
         self.violation = ""
         self.series: dict[str, list[list[float]]] = {}
@@ -745,9 +752,8 @@ class TcpEngine(Engine):
         if p.jitter_ms:
             delay += round(p.jitter_ms * self.rng.random(), 3)
         lost = self.loss_rate > 0 and self.rng.random() < self.loss_rate
-        seg = Seg(self.next_seg, tcb.id, tcb.peer, seq, ack, flags, bytes(data), window, mss_opt, now, 0.0, retrans, 0,
+        seg = Seg(self.next_seg, tcb.id, tcb.peer, seq, ack, flags, bytes(data), window, mss_opt, now, 0.0, retrans, -1,
                   probe=probe)
-        seg.checksum = self._checksum(seg)
         if lost:
             seg.fate, seg.lost_by = "will_drop", "loss"
         armed = self.armed.get((tcb.id, peer.id))
@@ -826,6 +832,13 @@ class TcpEngine(Engine):
         return struct.pack("!HHIIBBHHH", src.port, dst.port, seg.seq % 2**32, seg.ack % 2**32, offset << 4, bits,
                            seg.window, checksum, 0) + opts
 
+    def _sum(self, seg: Seg) -> int:
+        """The checksum the sender put in the segment (computed when first needed: by the
+        receiver of a corrupted segment, or to show it)."""
+        if seg.checksum < 0:
+            seg.checksum = self._checksum(seg)
+        return seg.checksum
+
     def _checksum(self, seg: Seg, flip: int | None = None) -> int:
         src, dst = self.tcbs[seg.src], self.tcbs[seg.dst]
         body = self._header_bytes(seg) + seg.data
@@ -833,7 +846,7 @@ class TcpEngine(Engine):
             b = bytearray(body)
             b[flip // 8] ^= 0x80 >> (flip % 8)
             body = bytes(b)
-        pseudo = _ip_bytes(HOSTS[src.host][0]) + _ip_bytes(HOSTS[dst.host][0]) + struct.pack("!BBH", 0, 6, len(body))
+        pseudo = _IP[src.host] + _IP[dst.host] + struct.pack("!BBH", 0, 6, len(body))
         return inet_checksum(pseudo + body)
 
     def _send_ack(self, tcb: TCB) -> Seg:
@@ -985,7 +998,7 @@ class TcpEngine(Engine):
             events.append(Event("lost", f"Segment {seg.id} lost.", severity="warn"))
             by = "you dropped it" if seg.lost_by == "learner" else f"the path loses {self.loss_rate:.0%} of segments"
             return f"{name} from {seg.src} is lost on the way ({by}): {seg.dst} never sees it."
-        if seg.bitflip is not None and self._checksum(seg, seg.bitflip) != seg.checksum:
+        if seg.bitflip is not None and self._checksum(seg, seg.bitflip) != self._sum(seg):
             self.counts["discarded"] += 1
             self.last_packet = (seg.id, "discarded")
             events.append(Event("checksum", f"Segment {seg.id} failed its checksum.", actor=tcb.id, severity="error"))
@@ -1507,8 +1520,7 @@ class TcpEngine(Engine):
         real.qseq = self.sched.schedule(real.deliver_at, "seg", real.id)
         self.next_seg += 1
         old = Seg(self.next_seg, tcb.id, tcb.peer, tcb.iss - 10, 0, ("SYN",), b"", 65535, tcb.mss, self.sched.now,
-                  round(self.sched.now + lat, 3), False, 0)
-        old.checksum = self._checksum(old)
+                  round(self.sched.now + lat, 3), False, -1)
         old.qseq = self.sched.schedule(old.deliver_at, "seg", old.id)
         self.segs[old.id] = old
 
@@ -1649,11 +1661,12 @@ class TcpEngine(Engine):
         v = round(v, 2)
         if pts and pts[-1][1] == v:
             return
+        self.series_version[key] = self.series_version.get(key, 0) + 1
         if pts and pts[-1][0] == t:
             pts[-1] = [t, v]
         else:
             pts.append([t, v])
-        if len(pts) > 60:
+        if len(pts) > 40:
             del pts[0]
 
     def data_sender(self) -> TCB | None:
@@ -1703,7 +1716,7 @@ class TcpEngine(Engine):
         total = IP_HEADER + tcp_len + len(seg.data)
         tcp_fields = [["src port", src.port], ["dst port", dst.port], ["seq", seg.seq], ["ack", seg.ack],
                       ["offset", tcp_len // 4], ["flags", _flags_words(seg.flags)], ["window", seg.window],
-                      ["checksum", f"0x{seg.checksum:04x}"], ["urgent", 0]]
+                      ["checksum", f"0x{self._sum(seg):04x}"], ["urgent", 0]]
         if seg.mss_opt:
             tcp_fields.append(["MSS option", seg.mss_opt])
         return [
@@ -1741,7 +1754,17 @@ class TcpEngine(Engine):
         return Entity("packet", "packet", st)
 
     def _frame(self, narration: str, events: list[Event]) -> Frame:
-        entities = [self._endpoint_entity(self.tcbs[i]) for f in sorted(self.flows) for i in self.flows[f]]
+        ep_cache = self.ep_cache
+        entities = []
+        for f in sorted(self.flows):
+            for i in self.flows[f]:
+                t = self.tcbs[i]
+                version = (t.state, t.snd_una, t.snd_nxt, t.rcv_nxt, t.cwnd, t.ssthresh, t.unread, t.rto, t.srtt,
+                           t.rttvar, t.dupacks, t.in_recovery, t.snd_wnd, len(t.received), len(t.out))
+                hit = ep_cache.get(i)
+                if hit is None or hit[0] != version:
+                    hit = ep_cache[i] = (version, self._endpoint_entity(t))
+                entities.append(hit[1])
         cache = self.seg_cache
         fresh: dict[int, tuple[tuple, Entity]] = {}
         for sid in sorted(self.segs):
@@ -1763,9 +1786,19 @@ class TcpEngine(Engine):
             entities.append(Entity("router", "router", {"queue": q, "limit": p.queue_packets,
                                                         "drops": self.router_drops, "rate_kbps": p.bottleneck_kbps}))
         for key, pts in self.series.items():
-            entities.append(Entity(key.replace(" ", "-").replace(":", "-"), "series", {"name": key, "points": [list(x) for x in pts]}))
-        for i, (t, label) in enumerate(self.marks[-12:]):
-            entities.append(Entity(f"mark{len(self.marks) - min(12, len(self.marks)) + i}", "mark", {"t": t, "label": label}))
+            version = self.series_version.get(key, 0)
+            hit = self.series_cache.get(key)
+            if hit is None or hit[0] != version:
+                # A shallow copy: points are replaced, never changed in place, so frames keep theirs.
+                hit = self.series_cache[key] = (version, Entity(key.replace(" ", "-").replace(":", "-"), "series",
+                                                                {"name": key, "points": list(pts)}))
+            entities.append(hit[1])
+        if len(self.marks) != self.marks_cache[0]:
+            shown = self.marks[-12:]
+            first = len(self.marks) - len(shown)
+            self.marks_cache = (len(self.marks), tuple(
+                Entity(f"mark{first + i}", "mark", {"t": t, "label": label}) for i, (t, label) in enumerate(shown)))
+        entities.extend(self.marks_cache[1])
         c, s = self.flows[1]
         ds = self.data_sender()
         delivered = sum(len(t.received) for t in self.tcbs.values())
@@ -1791,8 +1824,15 @@ class TcpEngine(Engine):
         rng.setstate(self.rng.getstate())
         memo[id(self.rng)] = rng
         for name, value in self.__dict__.items():
+            if name in self._CACHES:
+                continue
             setattr(twin, name, copy.deepcopy(value, memo))
+        twin.seg_cache, twin.ep_cache, twin.series_cache = {}, {}, {}
+        twin.marks_cache = (-1, ())
         return twin
+
+    #: Frame caches (entities rebuilt from the state when it changes): a snapshot leaves them behind.
+    _CACHES = frozenset({"seg_cache", "ep_cache", "series_cache", "marks_cache"})
 
 
 # --------------------------------------------------------------------------- presets
