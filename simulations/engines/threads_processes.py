@@ -42,7 +42,8 @@ Scenario = Literal[
 ]
 PIPE_BUF_KB = 4  # Linux: PIPE_BUF is 4096 bytes; the simulated pipe counts in 1 KiB chunks
 SEGMENTS_SHOWN = 16
-SIGSEGV = 11
+#: Signal numbers on Linux (signal(7)); a shell reports a process killed by one as 128 + n.
+SIGNALS = {"SIGSEGV": 11, "SIGPIPE": 13}
 
 
 def amdahl(p: float, n: int) -> float:
@@ -180,11 +181,11 @@ LOOP_TASKS = 4
 def event_loop_plan(blocking: bool) -> tuple[list[list], list[list]]:
     """(the loop thread's ops, per task its state changes [t, task, state, wakes_at]).
     Each task computes 1 tick, awaits I/O of 4 ticks, computes 1 tick. With `blocking`, task 0
-    instead calls a blocking function for 8 ticks: the thread sits in the kernel and no task runs,
-    ready or not. The loop runs ready tasks in FIFO order; with none ready it waits in epoll."""
+    instead calls a blocking function for 8 ticks (the last task): the thread sits in the kernel
+    and no task runs, even those whose I/O has completed. The loop runs ready tasks in FIFO order; with none ready it waits in epoll."""
     scripts = [[("cpu", 1), ("await", 4), ("cpu", 1)] for _ in range(LOOP_TASKS)]
     if blocking:
-        scripts[0] = [("cpu", 1), ("block", 8), ("cpu", 1)]
+        scripts[-1] = [("cpu", 1), ("block", 8), ("cpu", 1)]
     ready = list(range(LOOP_TASKS))
     pc = [0] * LOOP_TASKS
     waiting: dict[int, int] = {}
@@ -525,7 +526,7 @@ class ThreadsProcessesEngine(Engine):
         ops, self.task_changes = event_loop_plan(p.blocking_task)
         self.tasks = [{"state": "ready", "wakes_at": None} for _ in range(LOOP_TASKS)]
         self._thread("E", pid, ops)
-        extra = " Task 1 calls a blocking function instead of awaiting." if p.blocking_task else ""
+        extra = f" Task {LOOP_TASKS} calls a blocking function instead of awaiting." if p.blocking_task else ""
         return (f"One thread runs an event loop with {LOOP_TASKS} tasks; each computes, awaits I/O, then "
                 f"computes again.{extra}")
 
@@ -550,6 +551,10 @@ class ThreadsProcessesEngine(Engine):
         times = [t for t in (self.cpu.next_event(self.now),
                              self.arrivals[0][0] if self.arrivals else None,
                              self.wakes[0][0] if self.wakes else None) if t is not None]
+        if self.task_changes:
+            later = [c[3] for c in self.task_changes if c[2] == "awaiting" and c[3] > self.now]
+            if later:
+                times.append(min(later))
         if self.requests:
             later = [r["arrival"] for r in self.requests if r["arrival"] > self.now]
             if later:
@@ -601,6 +606,14 @@ class ThreadsProcessesEngine(Engine):
                 self.threads[tid]["doing"] = "ready"
                 said.append(f"{tid}'s {self.threads[tid].get('waiting', 'I/O')} completes: it is ready again.")
         self._wake_request_takers()
+        for t, i, st, w in self.task_changes:
+            if st == "awaiting" and w == now:
+                loop = self.threads["E"]
+                if loop["cpu"].state == "blocked" and loop.get("waiting") == "blocking call":
+                    said.append(f"Task {i + 1}'s I/O is complete, but the loop thread is stuck in a blocking call: "
+                                f"task {i + 1} waits, frozen.")
+                else:
+                    said.append(f"Task {i + 1}'s I/O is complete: it is ready to run.")
         for _ in range(200):
             busy = False
             for tid in self.cpu.burst_done():
@@ -656,13 +669,23 @@ class ThreadsProcessesEngine(Engine):
             if kind == "cpu":
                 th["pc"] += 1
                 self.cpu.set_burst(tid, op[1])
+                if op[2].startswith("task ") and op[2] != th["doing"]:
+                    said.append(f"The loop thread {tid} runs {op[2]} for {op[1]} tick{'s' if op[1] != 1 else ''}.")
                 th["doing"] = op[2]
                 return said
             if kind == "io":
                 th["pc"] += 1
-                th["waiting"] = op[2] if len(op) > 2 else "I/O"
-                self._block(tid, op[2] if len(op) > 2 else "waiting for I/O", self.now + op[1])
-                said.append(f"{tid} blocks: {th['doing']} until tick {self.now + op[1]}, and leaves its core.")
+                label = op[2] if len(op) > 2 else "waiting for I/O"
+                th["waiting"] = "blocking call" if "blocks the loop" in label else label
+                self._block(tid, label, self.now + op[1])
+                if "blocks the loop" in label:
+                    said.append(f"{label[:6].capitalize()} makes a blocking call: thread {tid} waits in the kernel "
+                                f"until tick {self.now + op[1]}, and no other task can run, ready or not.")
+                elif label == "epoll_wait":
+                    said.append(f"Every task awaits I/O: the loop thread {tid} blocks in epoll_wait until "
+                                f"tick {self.now + op[1]}.")
+                else:
+                    said.append(f"{tid} blocks: {label} until tick {self.now + op[1]}, and leaves its core.")
                 return said
             if kind == "exit":
                 return said + self._exit_thread(tid, op[1], events)
@@ -810,7 +833,7 @@ class ThreadsProcessesEngine(Engine):
     def _exit_process(self, proc: dict[str, Any], status: int, signal: str | None, events: list[Event]) -> list[str]:
         if proc["exit_status"] is not None:
             return []
-        proc["exit_status"] = 128 + SIGSEGV if signal else status
+        proc["exit_status"] = 128 + SIGNALS[signal] if signal else status
         proc["killed_by"] = signal
         self._free_pages(proc)
         # Channel ends it held: a writer gone closes the write end (the reader sees EOF).
@@ -835,7 +858,7 @@ class ThreadsProcessesEngine(Engine):
                             f"pid {proc['pid']}", "error" if signal else "info"))
         return said
 
-    def _crash(self, tid: str, events: list[Event], why: str) -> str:
+    def _crash(self, tid: str, events: list[Event], why: str, signal: str = "SIGSEGV") -> str:
         th = self.threads[tid]
         proc = self.procs[th["pid"]]
         victims = [t for t in proc["threads"] if self.threads[t]["cpu"].state != "done"]
@@ -845,9 +868,11 @@ class ThreadsProcessesEngine(Engine):
             for ch in self.channels.values():
                 if t in ch["waiting"]:
                     ch["waiting"].remove(t)
-        self._exit_process(proc, 0, "SIGSEGV", events)
+        self._exit_process(proc, 0, signal, events)
         others = [t for t in victims if t != tid]
         also = f", and with it {', '.join(others)}" if others else ""
+        if signal == "SIGPIPE":
+            return (f"{tid} writes to a pipe whose reader is gone: SIGPIPE ends process {proc['pid']}{also}.")
         return (f"{tid} faults on {why} (SIGSEGV): the kernel ends process {proc['pid']}{also}. Other "
                 f"processes keep running.")
 
@@ -922,7 +947,7 @@ class ThreadsProcessesEngine(Engine):
         ch = self.channels[name]
         th = self.threads[tid]
         if self.procs[ch["dst"]]["exit_status"] is not None:
-            return self._crash(tid, events, "a write to a pipe with no reader (SIGPIPE)").replace("SIGSEGV", "SIGPIPE")
+            return self._crash(tid, events, "a write to a pipe with no reader", "SIGPIPE")
         if len(ch["items"]) >= ch["capacity"]:
             th["pc"] -= 1
             self._block(tid, "writing: the pipe is full")
@@ -1002,6 +1027,7 @@ class ThreadsProcessesEngine(Engine):
                 break
         th["doing"] = f"received {msg}"
         th["job"] = msg
+        events.append(Event("receive", f"{tid} received {msg}", tid))
         if msg == "stop":
             th["pc"] = len(th["ops"])
             th["ops"].append(["exit", 0])
@@ -1146,7 +1172,10 @@ class ThreadsProcessesEngine(Engine):
                     break
                 states[i] = {"state": st, "wakes_at": w}
             for i, st in enumerate(states):
-                ents.append(Entity(f"task{i + 1}", "task", {"loop": "E", "state": st["state"], "wakes_at": st["wakes_at"]}))
+                state = st["state"]
+                if state == "awaiting" and st["wakes_at"] <= self.now:
+                    state = "ready"  # its I/O is done: runnable, whether or not the loop gets to it
+                ents.append(Entity(f"task{i + 1}", "task", {"loop": "E", "state": state, "wakes_at": st["wakes_at"]}))
         for i, r in enumerate(self.requests):
             ents.append(Entity(f"req{i + 1}", "request", {"arrival": r["arrival"], "started": r["started"],
                                                          "served": r["served"], "thread": r["thread"]}))
@@ -1268,8 +1297,8 @@ ThreadsProcessesEngine.presets = (
            "the loop runs the next one, so four I/O waits overlap on one thread.",
            {"scenario": "event_loop"}, use_case="Asynchronous task execution"),
     Preset("event-loop-blocked", "A blocking call freezes the loop",
-           "The same tasks, but task 1 calls a blocking function for 8 ticks instead of awaiting: the loop's "
-           "thread sits in the kernel, and tasks whose I/O is done wait, frozen, until it returns.",
+           "The same tasks, but task 4 calls a blocking function for 8 ticks instead of awaiting: the loop's "
+           "thread sits in the kernel, and tasks 1 to 3, whose I/O is done, wait frozen until it returns.",
            {"scenario": "event_loop", "blocking_task": True}),
     Preset("crash-thread", "A crashing thread takes its process down",
            "Two processes, each with two threads, on two cores. At step 2 thread A faults (SIGSEGV): A and B, its "
