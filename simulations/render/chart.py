@@ -64,9 +64,9 @@ def nice_ticks(lo: float, hi: float, count: int = 4, integer: bool = False) -> l
     return ticks
 
 
-def plot_box(width: float, height: float, *, caption: bool = True) -> tuple[float, float, float, float]:
+def plot_box(width: float, height: float, *, caption: bool = True, legend: bool = True) -> tuple[float, float, float, float]:
     """(left, top, right, bottom) of the plot area inside a chart this big."""
-    top = (CAPTION_H if caption else 0) + LEGEND_H + TOP_PAD
+    top = (CAPTION_H if caption else 0) + (LEGEND_H if legend else 0) + TOP_PAD
     return LEFT, top, width - RIGHT, height - AXIS_H
 
 
@@ -90,12 +90,14 @@ def render_chart(
     t_unit: str = "ms",
     integer: bool = True,
     now: float | None = None,
+    legend: bool = True,
 ) -> tuple[str, float]:
     """The chart as a <g> at (x, y), and its height (the given one). A step line's last
     value holds until `now` (default: the end of `t_range`). Give a `t_range` that changes
     only now and then (`time_window`): the axes, ticks and legend are then drawn once for
-    many frames, and only the lines are new."""
-    left, top, right, bottom = plot_box(width, height, caption=bool(caption))
+    many frames, and only the lines are new. `legend=False` leaves the legend out (a second
+    chart of the same series under one that has it) and gives its room to the plot."""
+    left, top, right, bottom = plot_box(width, height, caption=bool(caption), legend=legend)
     t0, t1 = t_range if t_range else _extent([p[0] for s in series for p in s.points], (0.0, 1.0))
     if t1 <= t0:
         t1 = t0 + 1.0
@@ -103,7 +105,7 @@ def render_chart(
         v0, v1 = v_range
     else:
         v0, v1 = value_range([p[1] for s in series for p in s.points], integer)
-    out = [_chrome(x, y, width, height, tuple(s.name for s in series), caption, t0, t1, v0, v1, t_unit, integer)]
+    out = [_chrome(x, y, width, height, tuple(s.name for s in series), caption, t0, t1, v0, v1, t_unit, integer, legend)]
     sx = (right - left) / (t1 - t0)
     sy = (bottom - top) / (v1 - v0)
     end = t1 if now is None else min(max(now, t0), t1)
@@ -190,9 +192,9 @@ def time_window(start: float, now: float, parts: int = 4) -> tuple[float, float]
 
 @lru_cache(maxsize=128)
 def _chrome(x: float, y: float, width: float, height: float, names: tuple[str, ...], caption: str,
-            t0: float, t1: float, v0: float, v1: float, t_unit: str, integer: bool) -> str:
+            t0: float, t1: float, v0: float, v1: float, t_unit: str, integer: bool, legend: bool = True) -> str:
     """The opening, caption, legend, axes and ticks: everything but the lines and markers."""
-    left, top, right, bottom = plot_box(width, height, caption=bool(caption))
+    left, top, right, bottom = plot_box(width, height, caption=bool(caption), legend=legend)
     sx = (right - left) / (t1 - t0)
     sy = (bottom - top) / (v1 - v0)
     out = [f'<g class="chart" transform="{translate(x, y)}" font-size="{FONT}" fill="#0f172a">']
@@ -211,7 +213,8 @@ def _chrome(x: float, y: float, width: float, height: float, names: tuple[str, .
             cls=f"chart-key series-{k}",
         ))
         lx += 30 + text_width(name, FONT) + 16
-    out.append(group(keys, cls="chart-legend", transform=f"translate(0,{num(ly)})"))
+    if legend:
+        out.append(group(keys, cls="chart-legend", transform=f"translate(0,{num(ly)})"))
     out.append(path(f"M{num(left)},{num(top)} L{num(left)},{num(bottom)} L{num(right)},{num(bottom)}",
                     cls="chart-axis", stroke="#94a3b8", sw=1.5))
     ticks = []

@@ -98,12 +98,14 @@ class Network(NamedTuple):
     """The network's condition. `groups`: the partition's sides (none or one: whole);
     `loss`: "a-b" (sorted pair) -> probability, for lossy links; `links`: the pairs that
     exist (None: every pair); `cut`: the "a-b" links the partition cuts (None: every link
-    between two groups)."""
+    between two groups); `caption`: the line above the nodes, in the layout's own words
+    (empty: `network_words`)."""
 
     groups: tuple[tuple[str, ...], ...] = ()
     loss: Mapping[str, float] = MappingProxyType({})
     links: tuple[tuple[str, str], ...] | None = None
     cut: frozenset[str] | None = None
+    caption: str = ""
 
 
 def pair_key(a: str, b: str) -> str:
@@ -176,6 +178,14 @@ def _circle_layout(order: tuple[str, ...], width: float, lines: int) -> _Layout:
 
 
 def _given_layout(order: tuple[str, ...], positions: Mapping[str, tuple[float, float]], lines: int) -> _Layout:
+    """The layout of nodes at given positions, one per (order, positions, lines): cached, so
+    that the parts cached per layout (the network, message paths) are reused frame to frame."""
+    return _given_layout_of(order, tuple(sorted((k, (float(v[0]), float(v[1]))) for k, v in positions.items())), lines)
+
+
+@lru_cache(maxsize=64)
+def _given_layout_of(order: tuple[str, ...], items: tuple[tuple[str, tuple[float, float]], ...], lines: int) -> _Layout:
+    positions = dict(items)
     bottom = max((y for x, y in positions.values()), default=0.0) + LABEL_REACH + lines * LINE_H + 6
     xs = [x for x, _ in positions.values()] or [0.0]
     ys = [y for _, y in positions.values()] or [0.0]
@@ -325,7 +335,7 @@ def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_sc
 @lru_cache(maxsize=256)
 def _network_part(layout: _Layout, given: bool, groups: tuple[tuple[str, ...], ...], loss: tuple[tuple[str, float], ...],
                   links: tuple[tuple[str, str], ...] | None, cut_given: frozenset[str] | None, down: tuple[str, ...],
-                  x: float, y: float, width: float) -> tuple[str, frozenset[str]]:
+                  x: float, y: float, width: float, caption: str = "") -> tuple[str, frozenset[str]]:
     """The part's opening, the network line, the links and the cut: the same until the
     network changes. Also the set of cut links ("a-b")."""
     order = layout.order
@@ -344,7 +354,7 @@ def _network_part(layout: _Layout, given: bool, groups: tuple[tuple[str, ...], .
     partitioned = bool(cut) or len(groups) > 1
     state = " partitioned" if partitioned else ""
     out = [f'<g class="topo{state}" transform="{translate(x, y)}" font-size="{FONT}" fill="#0f172a">']
-    words = network_words(Network(groups, dict(loss)), order)
+    words = caption or network_words(Network(groups, dict(loss)), order)
     out.append(
         f'<text class="topo-network{state}" x="8" y="18" font-weight="600" '
         f'fill="{"#b42318" if partitioned else "#475569"}">{escape(_fit(words, width - 16))}</text>'
@@ -457,7 +467,7 @@ def render_topology(
     loss = tuple(sorted(network.loss.items())) if network.loss else ()
     cut_given = network.cut if network.cut is None or isinstance(network.cut, frozenset) else frozenset(network.cut)
     chrome, cut = _network_part(layout, bool(positions), tuple(g if isinstance(g, tuple) else tuple(g) for g in network.groups if g),
-                                loss, network.links, cut_given, down, x, y, width)
+                                loss, network.links, cut_given, down, x, y, width, network.caption)
     out = [chrome]
     out.append('<g class="topo-nodes" text-anchor="middle">')
     for nd in nodes:

@@ -208,6 +208,7 @@ class FrameState(TypedDict):
     deliver_at: float
     status: str  # "in_flight" | "arrived" | "lost"
     note: str  # what it is: "message 2 of 3", "heartbeat"...
+    current: bool  # the frame the latest step sent or received (the stage draws its bytes)
 
 
 class HttpState(TypedDict):
@@ -380,6 +381,7 @@ class WebSocketsEngine(Engine):
         self.ws_bytes: list[tuple[float, int]] = []  # (t, cumulative)
         self.total = 0
         self.ws_deliveries: list[tuple[float, float]] = []  # (created, arrived)
+        self.ws_delay_sum = 0.0
         self.heartbeat = "off" if not p.ping_interval_ms else "ok"
         self.ping_seq = 0
         self.cut = False
@@ -388,6 +390,10 @@ class WebSocketsEngine(Engine):
         self.fragments: dict[str, list[tuple[int, int, str, str, float, bool]]] = {CLIENT: [], SERVER: []}
         self.frag_until = {CLIENT: 0.0, SERVER: 0.0}
         self._compare()
+        self._grid_step = max((2.0 * p.latency_ms + self.end + 200.0) / (POINTS - 1), 1.0)
+        self._c_series: dict[str, Any] = {}
+        self._c_frames: dict[str, tuple[int, str, bool, Entity]] = {}
+        self._c_handshake: Entity | None = None
         self._http_send(CLIENT, "upgrade_request", codec.head_bytes(req))
         whose = "the key typed in the parameters" if p.key else "16 fresh random bytes, base64"
         return self._frame(
@@ -599,7 +605,7 @@ class WebSocketsEngine(Engine):
         peer = self.peers[SERVER]
         self._send_frame(SERVER, codec.CLOSE, codec.close_body(code, CLOSE_REASONS[code]), note="failing the connection")
         peer["sent_close"] = True
-        peer["ready_state"], peer["close_code"], peer["last_event"] = "CLOSED", 1006, "error, close 1006"
+        peer["ready_state"], peer["close_code"], peer["last_event"] = "CLOSED", 1006, "close 1006"
         self._stop(SERVER)
         self._http_send(SERVER, "tcp_close", 0)
         events.append(Event("fail", f"server fails the connection: {code}", SERVER, "error"))
@@ -687,6 +693,7 @@ class WebSocketsEngine(Engine):
         events.append(Event("message", f"{dst} onmessage: {_short(text, 40)}", dst, "success"))
         if dst == CLIENT:
             self.ws_deliveries.append((st["_created"], self.sched.now))
+            self.ws_delay_sum += self.sched.now - st["_created"]
         shown = f'"{_short(text)}"' if opcode == codec.TEXT else f"{len(payload)} bytes of binary"
         what = st["note"].split(", fragment")[0]
         words = f"The {dst}'s onmessage handler runs with {shown} ({what}), {self.sched.now - st['_created']:.0f} ms after it was sent."
@@ -750,7 +757,7 @@ class WebSocketsEngine(Engine):
                         f"{self.handshake['expected_accept']}: they match, so the connection is OPEN and onopen fires "
                         f"(§4.1). From here on, frames flow both ways over this one TCP connection.")
             self.handshake["status"] = "failed"
-            cl["ready_state"], cl["close_code"], cl["last_event"] = "CLOSED", 1006, "error, close 1006"
+            cl["ready_state"], cl["close_code"], cl["last_event"] = "CLOSED", 1006, "close 1006"
             self._http_send(CLIENT, "tcp_close", 0)
             events.append(Event("fail", f"client fails the connection: {why}", CLIENT, "error"))
             return (f"The client expected {self.handshake['expected_accept']} but got {self.handshake['accept']}, so it "
@@ -855,32 +862,41 @@ class WebSocketsEngine(Engine):
                 f"{_delay_words(s_del)}.")
 
     def _series(self) -> list[Entity]:
+        """The charts' lines: cumulative bytes sampled on a fixed grid of times up to now (so
+        an entity is reused until now passes the next grid time), and each server message's
+        delay, for the last POINTS messages of each method."""
         now = self.sched.now
-        start = 0.0
-        grid = [start + (now - start) * i / (POINTS - 1) for i in range(POINTS)] if now > 0 else [0.0]
-        times = [t for t, _ in self.ws_bytes]
-        cums = [c for _, c in self.ws_bytes]
+        step = self._grid_step
+        k = int(now // step)
+        cache = self._c_series
+        if cache.get("k") != k:
+            grid = [i * step for i in range(max(0, k - POINTS + 1), k + 1)]
+            times = [t for t, _ in self.ws_bytes]
+            cums = [c for _, c in self.ws_bytes]
 
-        def ws_at(t: float) -> int:
-            i = bisect_right(times, t)
-            return cums[i - 1] if i else 0
+            def ws_at(t: float) -> int:
+                i = bisect_right(times, t)
+                return cums[i - 1] if i else 0
 
-        def pts(f: Any) -> list[list[float]]:
-            return [[round(t, 1), float(f(t))] for t in grid]
+            def pts(f: Any) -> list[list[float]]:
+                return [[round(t, 1), float(f(t))] for t in grid]
 
-        def lat(ds: list[tuple[float, float]]) -> list[list[float]]:
-            return [[round(c, 1), round(a - c, 1)] for c, a in ds[-POINTS:]]
-
-        return [
-            Entity("bytes-short", "series", {"name": "short polling", "chart": "bytes", "points": pts(self.short.bytes_at)}),
-            Entity("bytes-long", "series", {"name": "long polling", "chart": "bytes", "points": pts(self.long.bytes_at)}),
-            Entity("bytes-ws", "series", {"name": "WebSocket", "chart": "bytes", "points": pts(ws_at)}),
-            Entity("delay-short", "series", {"name": "short polling", "chart": "latency",
-                                             "points": lat(self.short.delivered_by(now))}),
-            Entity("delay-long", "series", {"name": "long polling", "chart": "latency",
-                                            "points": lat(self.long.delivered_by(now))}),
-            Entity("delay-ws", "series", {"name": "WebSocket", "chart": "latency", "points": lat(self.ws_deliveries)}),
-        ]
+            cache["k"] = k
+            cache["bytes"] = [
+                Entity("bytes-short", "series", {"name": "short polling", "chart": "bytes", "points": pts(self.short.bytes_at)}),
+                Entity("bytes-long", "series", {"name": "long polling", "chart": "bytes", "points": pts(self.long.bytes_at)}),
+                Entity("bytes-ws", "series", {"name": "WebSocket", "chart": "bytes", "points": pts(ws_at)}),
+            ]
+        out = list(cache["bytes"])
+        for eid, name, ds in (("delay-short", "short polling", self.short.delivered_by(now)),
+                              ("delay-long", "long polling", self.long.delivered_by(now)),
+                              ("delay-ws", "WebSocket", self.ws_deliveries)):
+            hit = cache.get(eid)
+            if hit is None or hit[0] != len(ds):
+                pts_ = [[round(c, 1), round(a - c, 1)] for c, a in ds[-POINTS:]]
+                hit = cache[eid] = (len(ds), Entity(eid, "series", {"name": name, "chart": "latency", "points": pts_}))
+            out.append(hit[1])
+        return out
 
     def _frame(self, narration: str, events: list[Event]) -> Frame:
         now = self.sched.now
@@ -892,19 +908,28 @@ class WebSocketsEngine(Engine):
                 t = self.sched.timer("pong_timeout") or self.sched.timer("ping")
                 if t is not None:
                     timer = {"kind": t.kind, "start": t.start, "deadline": t.deadline}
-            ents.append(Entity(side, "peer", {k: peer[k] for k in PeerState.__annotations__ if k != "timer"} | {"timer": timer}))
-        ents.append(Entity("handshake", "handshake", copy.deepcopy(self.handshake)))
+            ents.append(Entity(side, "peer", {"role": side, "ready_state": peer["ready_state"],
+                                              "sent_frames": peer["sent_frames"],
+                                              "received_messages": peer["received_messages"],
+                                              "last_event": peer["last_event"], "close_code": peer["close_code"],
+                                              "timer": timer}))
+        hs = self._c_handshake
+        if hs is None or hs.state["status"] != self.handshake["status"]:
+            hs = self._c_handshake = Entity("handshake", "handshake", copy.deepcopy(self.handshake))
+        ents.append(hs)
         for mid, st in self.http.items():
             ents.append(Entity(f"h{mid}", "http", dict(st)))
-        shown = list(self.frames.items())
+        fcache = self._c_frames
         last = self.last_frame
-        if last is not None and all(st is not last for _, st in shown):
-            ents.append(Entity("last", "frame", _public(last)))
-        for mid, st in shown:
-            ents.append(Entity(f"f{mid}", "frame", _public(st)))
+        shown = self.frames
+        if last is not None and all(st is not last for st in shown.values()):
+            ents.append(self._frame_entity("last", last, fcache))
+        for mid, st in shown.items():
+            ents.append(self._frame_entity(f"f{mid}", st, fcache))
+        if len(fcache) > 64:
+            fcache.clear()
         ents.append(Entity("link", "link", {"latency_ms": float(self.params.latency_ms), "cut": self.cut}))  # type: ignore[attr-defined]
         ents.extend(self._series())
-        s_del, l_del = self.short.delivered_by(now), self.long.delivered_by(now)
         metrics = {
             "time_ms": now,
             "client_state": self.peers[CLIENT]["ready_state"],
@@ -913,13 +938,40 @@ class WebSocketsEngine(Engine):
             "websocket_bytes": self.total,
             "long_polling_bytes": self.long.bytes_at(now),
             "short_polling_bytes": self.short.bytes_at(now),
-            "websocket_delay_ms": _mean_or_none(self.ws_deliveries),
-            "long_polling_delay_ms": _mean_or_none(l_del),
-            "short_polling_delay_ms": _mean_or_none(s_del),
+            "websocket_delay_ms": round(self.ws_delay_sum / len(self.ws_deliveries), 1) if self.ws_deliveries else None,
+            "long_polling_delay_ms": _round(self.long.mean_delay(now)),
+            "short_polling_delay_ms": _round(self.short.mean_delay(now)),
             "heartbeat": self.heartbeat,
             "close_code": str(self.peers[CLIENT]["close_code"]) if self.peers[CLIENT]["close_code"] else "none",
         }
         return Frame(self.index, now, tuple(ents), metrics, tuple(events), narration, self.done)
+
+    def _frame_entity(self, eid: str, st: dict[str, Any], cache: dict[str, tuple[int, str, bool, Entity]]) -> Entity:
+        current = st is self.last_frame
+        hit = cache.get(eid)
+        if hit is not None and hit[0] == id(st) and hit[1] == st["status"] and hit[2] == current:
+            return hit[3]
+        ent = Entity(eid, "frame", {**_public(st), "current": current})
+        cache[eid] = (id(st), st["status"], current, ent)
+        return ent
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> WebSocketsEngine:
+        """An exact copy without the frame caches (rebuilt with the same content), sharing
+        the immutable params and the precomputed polling tallies."""
+        cls = type(self)
+        twin = cls.__new__(cls)
+        memo[id(self)] = twin
+        memo[id(self.params)] = self.params
+        memo[id(self.short)], memo[id(self.long)] = self.short, self.long
+        memo[id(self.plan)] = self.plan
+        rng = random.Random()
+        rng.setstate(self.rng.getstate())
+        memo[id(self.rng)] = rng
+        for name, value in self.__dict__.items():
+            if not name.startswith("_c_"):
+                setattr(twin, name, copy.deepcopy(value, memo))
+        twin._c_series, twin._c_frames, twin._c_handshake = {}, {}, None
+        return twin
 
 
 def _public(st: dict[str, Any]) -> dict[str, Any]:
@@ -932,6 +984,10 @@ def _mean(ds: list[tuple[float, float]]) -> float:
 
 def _mean_or_none(ds: list[tuple[float, float]]) -> float | None:
     return round(_mean(ds), 1) if ds else None
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 1)
 
 
 def _delay_words(ds: list[tuple[float, float]]) -> str:

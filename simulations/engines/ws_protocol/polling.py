@@ -95,6 +95,8 @@ class Tally:
     requests: int = 0
     _times: list[float] = field(default_factory=list, repr=False)
     _cum: list[int] = field(default_factory=list, repr=False)
+    _dtimes: list[float] = field(default_factory=list, repr=False)  # deliveries' arrival times, in order
+    _dsum: list[float] = field(default_factory=list, repr=False)  # running sums of their delays
 
     def add(self, t: float, n: int) -> None:
         self.sends.append((t, n))
@@ -108,14 +110,28 @@ class Tally:
             total += n
             self._times.append(t)
             self._cum.append(total)
+        acc = 0.0
+        self._dtimes, self._dsum = [], []
+        for c, a in self.deliveries:
+            acc += a - c
+            self._dtimes.append(a)
+            self._dsum.append(acc)
         return self
 
     def bytes_at(self, now: float) -> int:
         i = bisect_right(self._times, now)
         return self._cum[i - 1] if i else 0
 
+    def delivered_count(self, now: float) -> int:
+        return bisect_right(self._dtimes, now)
+
     def delivered_by(self, now: float) -> list[tuple[float, float]]:
-        return [d for d in self.deliveries if d[1] <= now]
+        return self.deliveries[: self.delivered_count(now)]
+
+    def mean_delay(self, now: float) -> float | None:
+        """The mean delay of the messages delivered by `now` (None: none yet)."""
+        n = self.delivered_count(now)
+        return self._dsum[n - 1] / n if n else None
 
 
 def _client_posts(tally: Tally, client_msgs: list[tuple[float, int]], latency: float) -> None:

@@ -1,0 +1,335 @@
+"""The WebSockets stage: the two peers with frames moving along their link (topology part),
+a detail box (the opening handshake's header lines until the first frame, then the latest
+frame byte by byte: header fields coloured and labelled, masking key, masked payload, with
+the unmasked text under it), and the polling comparison: bytes on the wire and the delay
+of each server message, for short polling, long polling and the WebSocket (chart part).
+
+Reads the entity kinds of simulations/engines/ws_protocol/engine.py: `peer`, `handshake`,
+`http`, `frame`, `link`, `series`. One top-level <svg>, 432 units wide, no text under 16
+units (12 px at phone width), and the same height on every frame.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from html import escape
+from typing import Any
+
+from simulations.engines.base import Entity, Frame
+from simulations.render.chart import Series, render_chart, time_window
+from simulations.render.svg import MONO, fit, num, svg_root, text_width
+from simulations.render.topology import Network, StageMessage, StageNode, Timer, render_topology
+
+WIDTH = 432
+GAP = 10
+FONT = 16
+LINE = 19
+BOX_H = 222
+CHART_H = 150
+PER_ROW = 8
+ROWS = 3
+CELL_W = (WIDTH - 16) / PER_ROW
+CELL_H = 44
+POSITIONS = {"client": (72.0, 70.0), "server": (WIDTH - 72.0, 70.0)}
+MONO_W = 0.6 * FONT
+MAX_CHARS = int((WIDTH - 16) / MONO_W)
+
+#: Field -> (class, light fill): the byte grid's colours (the stylesheet has dark ones).
+FIELDS = {
+    "head": ("ws-f-head", "#dbeafe"),  # FIN, RSV1-3, opcode
+    "len": ("ws-f-len", "#fef3c7"),  # MASK and the 7-bit length
+    "ext": ("ws-f-ext", "#fde68a"),  # the 16- or 64-bit length
+    "key": ("ws-f-key", "#fce7f3"),  # the masking key
+    "data": ("ws-f-data", "#dcfce7"),  # the payload
+}
+
+
+def _ms(t: float) -> str:
+    return f"{t:,.0f} ms" if abs(t - round(t)) < 0.05 else f"{t:,.1f} ms"
+
+
+# --------------------------------------------------------------------------- the link
+
+
+_STATE_SHAPE = {"OPEN": "double", "CONNECTING": "dashed", "CLOSING": "dashed", "CLOSED": "crashed"}
+
+
+@lru_cache(maxsize=256)
+def _peer(pid: str, ready: str, last_event: str, code: int | None, timer: tuple | None) -> StageNode:
+    line = last_event or "waiting"
+    t = None
+    if timer is not None:
+        kind, start, deadline = timer
+        t = Timer(start, deadline, "heartbeat" if kind == "ping" else "election",
+                  f"{'next ping' if kind == 'ping' else 'pong due'} at {_ms(deadline)}")
+    title = f"{pid}: readyState {ready}" + (f", close code {code}" if code else "")
+    if t is not None:
+        title += f"; {t.label}"
+    return StageNode(pid, ready, _STATE_SHAPE.get(ready, "plain"), (line,), False, t, title)
+
+
+_OPCODE_LABEL = {"text": "text", "binary": "binary", "continuation": "cont.", "ping": "Ping", "pong": "Pong", "close": "Close"}
+_SHAPE = {"text": "square", "binary": "square", "continuation": "square", "ping": "diamond", "pong": "diamond",
+          "close": "circle"}
+
+
+def _frame_msg(eid: str, st: dict[str, Any]) -> StageMessage:
+    name = st["opcode_name"]
+    label = _OPCODE_LABEL[name]
+    if name == "close":
+        label = f"Close {st['close_code']}"
+    elif name in ("text", "binary", "continuation"):
+        label = f"{label} {st['payload_length']} B"
+    cls = "ws-data" if name in ("text", "binary", "continuation") else "ws-close" if name == "close" else "ws-control"
+    title = (f"{name} frame, {len(st['bytes']) // 2} bytes, FIN {int(st['fin'])}, "
+             f"{'masked with ' + st['masking_key'] if st['masked'] else 'unmasked'}"
+             + (f": {st['note']}" if st["note"] else "") + ("; lost" if st["status"] == "lost" else ""))
+    return StageMessage(eid, st["src"], st["dst"], st["sent_at"], st["deliver_at"], label, _SHAPE[name], cls,
+                        st["status"] == "lost", title)
+
+
+_HTTP_LABEL = {"upgrade_request": "GET Upgrade", "upgrade_response": "101", "tcp_close": "TCP FIN"}
+
+
+def _http_msg(eid: str, st: dict[str, Any]) -> StageMessage:
+    what = st["what"]
+    title = {"upgrade_request": "HTTP/1.1 GET with Upgrade: websocket", "upgrade_response": "HTTP/1.1 101 Switching Protocols",
+             "tcp_close": "the TCP connection closes"}[what]
+    if st["bytes_length"]:
+        title += f", {st['bytes_length']} bytes"
+    return StageMessage(eid, st["src"], st["dst"], st["sent_at"], st["deliver_at"], _HTTP_LABEL[what], "triangle",
+                        "ws-http", st["status"] == "lost", title)
+
+
+# --------------------------------------------------------------------------- the detail box
+
+
+def _wrap(line: str) -> list[str]:
+    """A header line cut to the box's width: after "name:" first, then by characters."""
+    if len(line) <= MAX_CHARS:
+        return [line]
+    name, sep, value = line.partition(": ")
+    if sep and len(name) + 1 <= MAX_CHARS:
+        rest = "  " + value
+        return [name + ":"] + [rest[i:i + MAX_CHARS] for i in range(0, len(rest), MAX_CHARS)]
+    return [line[i:i + MAX_CHARS] for i in range(0, len(line), MAX_CHARS)]
+
+
+@lru_cache(maxsize=64)
+def _handshake_box(y: float, key: str, accept: str | None, expected: str, req: tuple[str, ...], resp: tuple[str, ...],
+                   status: str) -> str:
+    out = [f'<g class="ws-box ws-handshake" transform="translate(0,{num(y)})" font-size="{FONT}">',
+           f'<rect class="ws-box-bg" x="0" y="0" width="{WIDTH}" height="{BOX_H}" rx="6" fill="#f8fafc" stroke="#cbd5e1"/>']
+    words = {"sent": "Opening handshake: the request is on its way",
+             "answered": "Opening handshake: the server has answered",
+             "accepted": "Opening handshake: accepted", "failed": "Opening handshake: FAILED, wrong accept"}[status]
+    red = ' ws-failed" fill="#b42318' if status == "failed" else ""
+    out.append(f'<text class="ws-box-title{red}" x="8" y="18" font-weight="600">{escape(words)}</text>')
+    lines: list[tuple[str, str]] = []
+    # Once the response is in, the request keeps its start line and key (the rest is above, earlier).
+    shown_req = req if not resp else tuple(ln for ln in req if ln.startswith(("GET ", "Sec-WebSocket-Key")))
+    for ln in shown_req:
+        lines.extend(("ws-req", part) for part in _wrap(ln))
+    if resp:
+        for ln in resp:
+            bad = ln.startswith("Sec-WebSocket-Accept") and accept != expected
+            lines.extend(("ws-resp ws-bad" if bad else "ws-resp", part) for part in _wrap(ln))
+    else:
+        lines.append(("ws-note", "(no response yet)"))
+    if status == "failed":
+        lines.append(("ws-bad", f"expected: {expected}"))
+    room = int((BOX_H - 30) // 18)
+    lines = lines[:room]
+    out.append(f'<text class="ws-lines" font-family="{MONO}">')
+    for i, (cls, ln) in enumerate(lines):
+        fill = ' fill="#b42318"' if "ws-bad" in cls else ' fill="#1e3a8a"' if cls == "ws-resp" else ""
+        out.append(f'<tspan class="{cls}" x="8" y="{num(40 + 18 * i)}"{fill}>{escape(ln)}</tspan>')
+    out.append("</text></g>")
+    return "".join(out)
+
+
+def _fields(raw: bytes, masked: bool) -> list[str]:
+    """The field each byte of a frame belongs to (§5.2)."""
+    n7 = raw[1] & 0x7F if len(raw) > 1 else 0
+    ext = 2 if n7 == 126 else 8 if n7 == 127 else 0
+    out = ["head", "len"] + ["ext"] * ext + (["key"] * 4 if masked else [])
+    return (out + ["data"] * max(0, len(raw) - len(out)))[: len(raw)]
+
+
+def _cell_x(i: int) -> float:
+    return 8 + (i % PER_ROW) * CELL_W
+
+
+#: Per byte index: the x list of its two hex digits, and the x of its middle.
+_HEX_X = tuple(f"{num(_cell_x(i) + CELL_W / 2 - MONO_W / 2)} {num(_cell_x(i) + CELL_W / 2 + MONO_W / 2)}"
+               for i in range(PER_ROW * ROWS))
+_MID_X = tuple(num(_cell_x(i) + CELL_W / 2) for i in range(PER_ROW * ROWS))
+GRID_TOP = 28
+LEGEND_Y = GRID_TOP + ROWS * CELL_H + 14
+
+
+@lru_cache(maxsize=256)
+def _byte_box(y: float, hexbytes: str, masked: bool, key: str | None, opcode: int, opname: str,
+              payload_length: int, payload: str, is_text: bool, direction: str, status: str,
+              close_code: int | None) -> str:
+    """The frame byte by byte (§5.2): each field a coloured block (header byte, length,
+    extended length, masking key, payload), the hex of every byte, the unmasked character
+    under each payload byte, and three lines that spell the fields out."""
+    raw = bytes.fromhex(hexbytes)
+    fields = _fields(raw, masked)
+    head_len = len(fields) - fields.count("data")
+    body = raw[head_len:]
+    plain = bytes(b ^ bytes.fromhex(key)[i % 4] for i, b in enumerate(body[: PER_ROW * ROWS])) if masked and key else body
+    src, _, dst = direction.partition("_to_")
+    out = [f'<g class="ws-box ws-bytes" transform="translate(0,{num(y)})" font-size="{FONT}">',
+           f'<rect class="ws-box-bg" width="{WIDTH}" height="{BOX_H}" rx="6" fill="#f8fafc" stroke="#cbd5e1"/>']
+    title = f"{src} \u2192 {dst}: {opname} frame, {len(raw)} bytes" + (" (lost)" if status == "lost" else "")
+    out.append(f'<text class="ws-box-title" x="8" y="18" font-weight="600">{escape(fit(title, WIDTH - 16))}</text>')
+    shown = min(len(raw), PER_ROW * ROWS)
+    # One block per run of bytes of one field within a row: the field reads as one shape.
+    paths: dict[str, list[str]] = {}
+    i = 0
+    while i < shown:
+        j = i
+        while j + 1 < shown and fields[j + 1] == fields[i] and (j + 1) % PER_ROW:
+            j += 1
+        w = (j - i + 1) * CELL_W - 3
+        paths.setdefault(fields[i], []).append(
+            f"M{num(_cell_x(i) + 1.5)},{GRID_TOP + (i // PER_ROW) * CELL_H}h{num(w)}v{CELL_H - 4}h-{num(w)}z")
+        i = j + 1
+    for f, ds in paths.items():
+        cls, fill = FIELDS[f]
+        out.append(f'<path class="{cls}" d="{"".join(ds)}" fill="{fill}"/>')
+    # Hex digits, one <text> per row with each character placed; under payload bytes the unmasked character.
+    out.append(f'<g class="ws-grid" font-family="{MONO}" text-anchor="middle">')
+    for r in range(0, shown, PER_ROW):
+        end = min(shown, r + PER_ROW)
+        xs = " ".join(_HEX_X[r:end])
+        out.append(f'<text class="ws-hex" x="{xs}" y="{GRID_TOP + (r // PER_ROW) * CELL_H + 18}">{raw[r:end].hex()}</text>')
+        data = [k for k in range(r, end) if fields[k] == "data"]
+        if data:
+            chars = "".join(chr(plain[k - head_len]) if is_text and 32 <= plain[k - head_len] < 127 else "\u00b7"
+                            for k in data)
+            out.append(f'<text class="ws-plain" fill="#166534" x="{" ".join(_MID_X[k] for k in data)}" '
+                       f'y="{GRID_TOP + (r // PER_ROW) * CELL_H + 36}">{escape(chars)}</text>')
+    out.append("</g>")
+    more = f" \u2026 +{len(raw) - shown} bytes" if len(raw) > shown else ""
+    b0, b1 = raw[0], raw[1]
+    n7 = b1 & 0x7F
+    length = f"{n7}" if n7 <= 125 else f"{n7}: {'16' if n7 == 126 else '64'}-bit {payload_length}"
+    line1 = f"{b0:02x} = FIN {b0 >> 7}, RSV {(b0 >> 4) & 7:03b}, opcode {opcode:x} {opname}"
+    line2 = f"{b1:02x} = MASK {b1 >> 7}, length {length}" + (f"; key {key}" if key else "")
+    if opname == "close":
+        line3 = f"status {close_code}" + (f", reason \u201c{payload}\u201d" if payload else "")
+    elif is_text:
+        line3 = f"text \u201c{payload}\u201d"
+    else:
+        line3 = f"data {payload}"
+    swatch = ("head", ("ext" if n7 > 125 else "key" if key else "len"), "data")
+    for k, (ln, f) in enumerate(zip((line1 + more, line2, line3), swatch)):
+        ly = LEGEND_Y + LINE * k
+        out.append(f'<rect class="{FIELDS[f][0]}" x="8" y="{ly - 12}" width="14" height="14" fill="{FIELDS[f][1]}" '
+                   f'stroke="#94a3b8"/><text class="ws-legend" x="28" y="{ly}">{escape(fit(ln, WIDTH - 36))}</text>')
+    out.append("</g>")
+    return "".join(out)
+
+
+@lru_cache(maxsize=64)
+def _bytes_chart(series: tuple[Series, ...], y: float, t_range: tuple[float, float]) -> tuple[str, float]:
+    return render_chart(series, y=y, width=WIDTH, height=CHART_H, t_range=t_range,
+                        caption="kB on the wire, same traffic", integer=False)
+
+
+SHORT_NAMES = {"short polling": "short poll", "long polling": "long poll"}
+BAR_ROW = 24
+BAR_COLOURS = ("#1d4ed8", "#b45309", "#15803d")  # the chart's series colours, in the same order
+
+
+@lru_cache(maxsize=256)
+def _delay_bars(y: float, rows: tuple[tuple[str, tuple[float, ...]], ...]) -> tuple[str, float]:
+    """The mean delay of the server's messages per method, as bars (the chart above names
+    the colours), with the worst single delay after the mean."""
+    h = 26 + BAR_ROW * len(rows)
+    out = [f'<g class="ws-delays" transform="translate(0,{num(y)})" font-size="{FONT}">',
+           '<text class="chart-caption" x="8" y="16" font-weight="600">Delay of server messages (mean, worst)</text>']
+    means = [sum(v) / len(v) if v else None for _, v in rows]
+    top = max([m for m in means if m is not None] + [max(v) for _, v in rows if v] + [1.0])
+    left, right = 104.0, WIDTH - 118.0
+    for i, ((name, vals), mean) in enumerate(zip(rows, means)):
+        yy = 26 + BAR_ROW * i
+        out.append(f'<text x="8" y="{num(yy + 15)}">{escape(name)}</text>')
+        if mean is None:
+            out.append(f'<text x="{num(left)}" y="{num(yy + 15)}" fill="#475569">none yet</text>')
+            continue
+        w = max(2.0, (right - left) * mean / top)
+        out.append(f'<rect class="ws-bar series-{i}" x="{num(left)}" y="{num(yy + 3)}" width="{num(w)}" height="14" '
+                   f'fill="{BAR_COLOURS[i % 3]}"/><text x="{num(left + w + 6)}" y="{num(yy + 15)}">{mean:,.0f} ms, '
+                   f'{max(vals):,.0f}</text>')
+    out.append("</g>")
+    return "".join(out), h
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def render_stage(frame: Frame, dom_id: str) -> str:
+    peers: list[StageNode] = []
+    msgs: list[StageMessage] = []
+    hs: dict[str, Any] | None = None
+    frames: list[dict[str, Any]] = []
+    bytes_series: list[Series] = []
+    delay_series: list[Series] = []
+    cut = False
+    latency = 0.0
+    for e in frame.entities:
+        k = e.kind
+        st = e.state
+        if k == "peer":
+            t = st["timer"]
+            peers.append(_peer(e.id, st["ready_state"], st["last_event"], st["close_code"],
+                               (t["kind"], t["start"], t["deadline"]) if t else None))
+        elif k == "frame":
+            frames.append(st)
+            if st["status"] != "arrived":
+                msgs.append(_frame_msg(e.id, st))  # type: ignore[arg-type]
+        elif k == "http":
+            msgs.append(_http_msg(e.id, st))  # type: ignore[arg-type]
+        elif k == "handshake":
+            hs = st  # type: ignore[assignment]
+        elif k == "link":
+            cut, latency = st["cut"], st["latency_ms"]
+        elif k == "series":
+            if st["chart"] == "bytes":
+                pts = tuple((float(a), float(b) / 1000) for a, b in st["points"])
+                bytes_series.append(Series(SHORT_NAMES.get(st["name"], st["name"]), pts, step=False))
+            else:
+                delay_series.append(Series(SHORT_NAMES.get(st["name"], st["name"]),
+                                           tuple((float(a), float(b)) for a, b in st["points"]), step=False))
+    now = frame.time
+    caption = (f"Link cut silently: nothing gets through" if cut
+               else f"One TCP connection \u00b7 {latency:.0f} ms one way")
+    network = Network(((("client",), ("server",)) if cut else ()), links=(("client", "server"),), caption=caption)
+    topo, topo_h = render_topology(peers, msgs, now, network, width=WIDTH, positions=POSITIONS, lines=2)
+    y = topo_h + GAP
+    newest = next((f for f in frames if f["current"]), None)
+    if newest is None or (hs is not None and hs["status"] == "failed"):
+        assert hs is not None
+        box = _handshake_box(y, hs["key"], hs["accept"], hs["expected_accept"], tuple(hs["request_lines"]),
+                             tuple(hs["response_lines"]), hs["status"])
+    else:
+        f = newest
+        box = _byte_box(y, f["bytes"], f["masked"], f["masking_key"], f["opcode"], f["opcode_name"],
+                        f["payload_length"], f["payload"], f["payload_is_text"], f["direction"], f["status"],
+                        f["close_code"])
+    y += BOX_H + GAP
+    parts = [topo, box]
+    t_range = time_window(0.0, now)
+    chart, h = _bytes_chart(tuple(bytes_series), y, t_range)
+    parts.append(chart)
+    y += h + GAP
+    bars, h = _delay_bars(y, tuple((s.name, tuple(v for _, v in s.points)) for s in delay_series))
+    parts.append(bars)
+    y += h
+    states = ", ".join(f"{p.id} {p.role}" for p in peers)
+    label = f"{_ms(now)}: {states}; {sum(1 for m in msgs)} in flight" + ("; link cut" if cut else "")
+    return svg_root(dom_id, WIDTH, y, parts, cls="msg-stage ws-stage", label=label)
