@@ -11,5 +11,6 @@ from simulations.engines.paxos import PaxosEngine
 from simulations.engines.raft import RaftEngine
 from simulations.engines.threads_processes import ThreadsProcessesEngine
 from simulations.engines.tcp import TcpEngine
+from simulations.engines.ws_protocol import WebSocketsEngine
 
-ENGINES = (RaceConditionsEngine, RaftEngine, ThreadsProcessesEngine, PaxosEngine, TcpEngine)
+ENGINES = (RaceConditionsEngine, RaftEngine, ThreadsProcessesEngine, PaxosEngine, TcpEngine, WebSocketsEngine)
