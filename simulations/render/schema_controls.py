@@ -137,6 +137,47 @@ def _variants(schema: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [node]
 
 
+@dataclass(frozen=True)
+class ActionVariant:
+    """One kind of action (a variant of the engine's Action union) as a row of inputs: the
+    value of its discriminator (`tag` = `type`), and its other fields. The admin's action
+    table reads this; the panel's buttons (`action_controls`) read the same variants."""
+
+    tag: str
+    type: str
+    title: str
+    description: str
+    fields: tuple[FieldSpec, ...]
+
+
+def action_variants(engine_cls: type[Engine], params: Any = None) -> tuple[ActionVariant, ...]:
+    """Every action variant with its fields (choices narrowed to `params` when given, as the
+    panel's controls are). A schema without a discriminator has one variant, tag ''."""
+    schema = engine_cls.action_adapter().json_schema()
+    tag = str((schema.get("discriminator") or {}).get("propertyName") or "type")
+    narrowed = engine_cls.action_choices(params) if params is not None else {}
+    out: list[ActionVariant] = []
+    for variant in _variants(schema):
+        props = variant.get("properties", {})
+        required = set(variant.get("required", ()))
+        tag_spec = field_spec(schema, tag, props[tag], True) if tag in props else None
+        value = tag_spec.choices[0].value if tag_spec is not None and len(tag_spec.choices) == 1 else ""
+        fields = []
+        for name, prop in props.items():
+            if name == tag and value:
+                continue
+            spec = field_spec(schema, name, prop, name in required)
+            if spec.kind == "choice" and name in narrowed:
+                allowed = {str(v) for v in narrowed[name]}
+                spec = replace(spec, choices=tuple(c for c in spec.choices if c.value in allowed))
+            fields.append(spec)
+        out.append(ActionVariant(
+            tag if value else "", value, humanize(str(variant.get("title") or value or "Action")),
+            str(variant.get("description") or ""), tuple(fields),
+        ))
+    return tuple(out)
+
+
 def _format_label(template: str, values: Mapping[str, Any]) -> str:
     try:
         return template.format(**values)
