@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
+from simulations.admin import SimulationPresetInline  # the topic's presets, edited inline
 from topics.markdown import render_markdown
 from topics.models import Category, KeyFeature, RelatedItem, Topic, TopicRelatedItem, UseCase
 
@@ -167,7 +168,7 @@ class TopicAdmin(SimpleHistoryAdmin):
     ]  # fmt: skip
     ordering = ["category__order", "order", "title"]
     prepopulated_fields = {"slug": ["title"]}
-    inlines = [KeyFeatureInline, UseCaseInline, TopicRelatedItemInline]
+    inlines = [KeyFeatureInline, UseCaseInline, TopicRelatedItemInline, SimulationPresetInline]
     object_history_template = "admin/topics/topic/object_history.html"
     actions = ["publish", "mark_draft"]
 
