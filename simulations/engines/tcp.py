@@ -517,6 +517,8 @@ class TcpEngine(Engine):
         self.series_version: dict[str, int] = {}
         self.series_cache: dict[str, tuple[int, Entity]] = {}
         self.marks_cache: tuple[int, tuple[Entity, ...]] = (-1, ())
+        self.wire_cache: tuple[tuple, tuple[Entity, ...]] = ((), ())
+        self.fault_version = 0
         self.counts = {"retransmissions": 0, "lost": 0, "discarded": 0}
         self.violation = ""
         self.series: dict[str, list[list[float]]] = {}
@@ -989,8 +991,6 @@ class TcpEngine(Engine):
             self.counts["lost"] += 1
             self.router_drops += 1
             self.last_packet = (seg.id, "lost")
-            if self._is_data(self.tcbs[seg.src]):
-                self.marks.append((self.sched.now, "drop"))
             return f"The router's queue is full ({self.params.queue_packets} packets): it drops {name} (drop-tail)."
         if seg.fate == "will_drop":
             self.counts["lost"] += 1
@@ -1569,6 +1569,7 @@ class TcpEngine(Engine):
         return event
 
     def apply(self, action: Any) -> Event | None:
+        self.fault_version += 1
         if isinstance(action, Inspect):
             if action.segment == 0:
                 self.chosen = False
@@ -1765,17 +1766,21 @@ class TcpEngine(Engine):
                 if hit is None or hit[0] != version:
                     hit = ep_cache[i] = (version, self._endpoint_entity(t))
                 entities.append(hit[1])
-        cache = self.seg_cache
-        fresh: dict[int, tuple[tuple, Entity]] = {}
-        for sid in sorted(self.segs):
-            seg = self.segs[sid]
-            version = (seg.fate, seg.deliver_at, seg.bitflip is not None, sid == self.inspected)
-            hit = cache.get(sid)
-            if hit is None or hit[0] != version:
-                hit = (version, self._segment_entity(seg))
-            fresh[sid] = hit
-            entities.append(hit[1])
-        self.seg_cache = fresh
+        # The wire changes when a segment is sent or taken off it, by an action, or by what is inspected.
+        wire = (self.next_seg, len(self.segs), self.inspected, self.fault_version)
+        if self.wire_cache[0] != wire:
+            cache = self.seg_cache
+            fresh: dict[int, tuple[tuple, Entity]] = {}
+            for sid in sorted(self.segs):
+                seg = self.segs[sid]
+                version = (seg.fate, seg.deliver_at, seg.bitflip is not None, sid == self.inspected)
+                hit = cache.get(sid)
+                if hit is None or hit[0] != version:
+                    hit = (version, self._segment_entity(seg))
+                fresh[sid] = hit
+            self.seg_cache = fresh
+            self.wire_cache = (wire, tuple(hit[1] for hit in fresh.values()))
+        entities.extend(self.wire_cache[1])
         pkt = self._packet_entity()
         if pkt is not None:
             entities.append(pkt)
@@ -1794,7 +1799,7 @@ class TcpEngine(Engine):
                                                                 {"name": key, "points": list(pts)}))
             entities.append(hit[1])
         if len(self.marks) != self.marks_cache[0]:
-            shown = self.marks[-12:]
+            shown = self.marks[-8:]  # the chart marks each loss as its sender detects it
             first = len(self.marks) - len(shown)
             self.marks_cache = (len(self.marks), tuple(
                 Entity(f"mark{first + i}", "mark", {"t": t, "label": label}) for i, (t, label) in enumerate(shown)))
@@ -1828,11 +1833,11 @@ class TcpEngine(Engine):
                 continue
             setattr(twin, name, copy.deepcopy(value, memo))
         twin.seg_cache, twin.ep_cache, twin.series_cache = {}, {}, {}
-        twin.marks_cache = (-1, ())
+        twin.marks_cache, twin.wire_cache = (-1, ()), ((), ())
         return twin
 
     #: Frame caches (entities rebuilt from the state when it changes): a snapshot leaves them behind.
-    _CACHES = frozenset({"seg_cache", "ep_cache", "series_cache", "marks_cache"})
+    _CACHES = frozenset({"seg_cache", "ep_cache", "series_cache", "marks_cache", "wire_cache"})
 
 
 # --------------------------------------------------------------------------- presets

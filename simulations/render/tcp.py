@@ -84,10 +84,10 @@ def _message(e: Entity, now: float) -> StageMessage | None:
             return None  # waiting in the router's queue
         else:
             src, start = "R", r_out if r_out is not None else r_at
-    words = "+".join(flags)
-    title = (f"segment {e.id[1:]}: {words} seq {st['seq']} ack {st['ack']} len {st['len']} win {st['window']}"
-             + (", retransmission" if st["retransmission"] else "") + (", corrupted" if st["corrupted"] else "")
-             + ("; will be lost" if drop else ""))
+    # Hover words only where the pill does not say it all (a frame's bytes are budgeted).
+    title = (f"#{e.id[1:]} {'+'.join(flags)} seq {st['seq']} ack {st['ack']} len {st['len']}"
+             + (" resent" if st["retransmission"] else "") + (" corrupted" if st["corrupted"] else "")
+             + (" lost" if drop else "")) if (st["inspected"] or st["retransmission"] or st["corrupted"] or drop) else ""
     return StageMessage(e.id, src, dst, start, end, label, shape, cls, drop, title)
 
 
@@ -193,6 +193,22 @@ def _layers_key(e: Entity) -> tuple:
 
 _HAS_CAPTION = "caption" in Network._fields
 
+#: At most this many segments are drawn (a frame's bytes are budgeted): the inspected one, those
+#: that will be lost, corrupted or are retransmissions, then the most recently sent. The stage's
+#: accessible name counts them all.
+MAX_DRAWN = 8
+
+
+def _drawn(segs: list[Entity]) -> list[Entity]:
+    if len(segs) <= MAX_DRAWN:
+        return segs
+    def rank(e: Entity) -> tuple:
+        st = e.state
+        special = st["inspected"] or st["fate"] != "in_flight" or st["corrupted"] or st["retransmission"]
+        return (not special, -st["sent_at"])
+    keep = {e.id for e in sorted(segs, key=rank)[:MAX_DRAWN]}
+    return [e for e in segs if e.id in keep]
+
 
 def _caption(endpoints: list[Entity], router: Entity | None) -> str:
     flows = len({e.state["flow"] for e in endpoints})
@@ -204,7 +220,8 @@ def _caption(endpoints: list[Entity], router: Entity | None) -> str:
 
 def _summary(frame: Frame, endpoints: list[Entity], n: int) -> str:
     ends = "; ".join(f"{e.id} {e.state['state']}" for e in endpoints)
-    return f"{_ms(frame.time)}: {ends}; {n} segment{'s' if n != 1 else ''} on the wire"
+    drawn = f" ({MAX_DRAWN} drawn)" if n > MAX_DRAWN else ""
+    return f"{_ms(frame.time)}: {ends}; {n} segment{'s' if n != 1 else ''} on the wire{drawn}"
 
 
 def render_stage(frame: Frame, dom_id: str) -> str:
@@ -242,7 +259,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         else:
             states = [e.state["state"] for e in endpoints if _host(e.id) == h]
             nodes.append(StageNode(h, names[h], "double" if "ESTABLISHED" in states else "plain", (" ".join(states[:1]),)))
-    messages = [m for e in segs if (m := _message(e, now)) is not None]
+    messages = [m for e in _drawn(segs) if (m := _message(e, now)) is not None]
     links = (("A", "R"), ("A2", "R"), ("R", "B")) if via else (("A", "B"),)
     net = Network(links=links, caption=_caption(endpoints, router)) if _HAS_CAPTION else Network(links=links)
     topo, topo_h = render_topology(nodes, messages, now, net, width=WIDTH,
