@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -84,14 +85,19 @@ def throttles() -> list[ClientThrottle]:
 
 
 class Workers:
-    """The pool the API computes in, made on first use, remade if a worker died; and how
-    many jobs wait for it."""
+    """The pool the API computes in (made on first use, remade if a worker died), fed one
+    job per worker at a time: the others wait here, where a request whose client left is
+    cancelled before it costs anything, and a server that stops waits for at most one job
+    per worker. Past `waiting` requests waiting or computing, Busy."""
 
     def __init__(self, processes: int = API_PROCESSES, waiting: int = API_WAITING) -> None:
         self.processes, self.limit = processes, waiting
         self.waiting = 0
         self._executor: Executor | None = None
         self._lock = threading.Lock()
+        # One gate per event loop (Daphne has one; the test client makes one per request).
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+            weakref.WeakKeyDictionary()
 
     def executor(self) -> Executor:
         with self._lock:
@@ -107,19 +113,32 @@ class Workers:
                 self._executor = None
         executor.shutdown(wait=False, cancel_futures=True)
 
+    def _gate(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            gate = self._gates.get(loop)
+            if gate is None:
+                gate = self._gates[loop] = asyncio.Semaphore(self.processes)
+            return gate
+
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[Executor]:
-        """The executor, for one job; raises Busy when too many wait already."""
+        """An executor for one job, once a worker is free; raises Busy when too many wait."""
         with self._lock:
             if self.waiting >= self.limit:
                 raise Busy()
             self.waiting += 1
-        executor = self.executor()
         try:
-            yield executor
-        except BrokenProcessPool:
-            self._discard(executor)  # a worker died: the next job starts a new pool
-            raise
+            gate = self._gate()
+            await gate.acquire()
+            held = _Held(self.executor(), gate)
+            try:
+                yield held
+            except BrokenProcessPool:
+                self._discard(held.executor)  # a worker died: the next job starts a new pool
+                raise
+            finally:
+                held.finished()
         finally:
             with self._lock:
                 self.waiting -= 1
@@ -128,6 +147,37 @@ class Workers:
         """`job(*args)` in a worker process."""
         async with self.slot() as executor:
             return await asyncio.get_running_loop().run_in_executor(executor, job, *args)
+
+
+class _Held(Executor):
+    """The pool, for one job: the worker is free again when that job has finished in it
+    (not when its request stopped waiting for it), or at once if nothing was submitted."""
+
+    def __init__(self, executor: Executor, gate: asyncio.Semaphore) -> None:
+        self.executor, self.gate = executor, gate
+        self.loop = asyncio.get_running_loop()
+        self.submitted = self.released = False
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = self.executor.submit(fn, *args, **kwargs)
+        self.submitted = True
+        future.add_done_callback(self._release_soon)
+        return future
+
+    def _release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.gate.release()
+
+    def _release_soon(self, _future) -> None:  # in the pool's thread
+        try:
+            self.loop.call_soon_threadsafe(self._release)
+        except RuntimeError:  # that event loop has closed (its request is long answered)
+            pass
+
+    def finished(self) -> None:
+        if not self.submitted:
+            self._release()
 
 
 class Busy(Exception):
