@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench check-deploy clean
+.PHONY: run test bench hostile check-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: $(VENV)/.test-deps
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python -m bench
+
+# Issue 7's attacks against the real server, and what another visitor sees meanwhile.
+hostile: $(VENV)/.test-deps
+	$(BIN)/python -m bench.hostile
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .hypothesis
