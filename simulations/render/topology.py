@@ -323,7 +323,8 @@ def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_sc
     if span > 0:
         elapsed = min(max(now - m.sent_at, 0.0), span)
         frac = elapsed / span
-        dur, delay = span * time_scale, -elapsed * time_scale
+        # A message that leaves later (queued behind others on its sender's link) waits at its start.
+        dur, delay = span * time_scale, (m.sent_at - now if now < m.sent_at else -elapsed) * time_scale
     else:
         frac, dur, delay = 1.0, 0.0, 0.0
     return (

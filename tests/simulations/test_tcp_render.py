@@ -1,0 +1,60 @@
+"""The TCP stage: one SVG that parses, legible at phone width, the same height on every frame
+of a run, the inspected segment's layers with their real header sizes, and segments queued
+behind others on the sender's link waiting at its start (a positive animation delay)."""
+
+from __future__ import annotations
+
+import random
+import re
+import xml.etree.ElementTree as ET
+
+from simulations.engines.tcp import TcpEngine as Engine
+from simulations.render.svg import legible_font
+from simulations.render.tcp import WIDTH, render_stage
+
+
+def _frames(slug: str) -> list:
+    p = next(p for p in Engine.presets if p.slug == slug)
+    e = Engine(Engine.parse_params(dict(p.params)), random.Random(p.seed))
+    frames = [e.reset()]
+    acts = dict(p.actions)
+    for n in range(2000):
+        if e.done:
+            break
+        if n in acts:
+            e.apply(Engine.parse_action(dict(acts[n])))
+        frames.append(e.step())
+    return frames
+
+
+def test_every_preset_draws_one_legible_svg_of_fixed_height():
+    for p in Engine.presets:
+        heights = set()
+        for f in _frames(p.slug)[::3]:
+            svg = render_stage(f, "st")
+            root = ET.fromstring(svg)
+            assert root.get("id") == "st"
+            heights.add(root.get("viewBox"))
+            sizes = [float(s) for s in re.findall(r'font-size="([\d.]+)"', svg)]
+            assert all(s >= legible_font(WIDTH) for s in sizes), p.slug
+        assert len(heights) == 1, (p.slug, heights)
+
+
+def test_layers_box_names_each_header_and_its_size():
+    f = _frames("handshake-and-close")[5]  # the 14-byte message on the wire
+    svg = render_stage(f, "st")
+    assert "Link: Ethernet II frame, 72 B" in svg and "header 14 B + FCS 4 B" in svg
+    assert "Internet: IPv4 packet, 54 B" in svg and "Transport: TCP segment, 34 B" in svg
+    assert "Application: 14 B \u201cHello, server!\u201d" in svg
+
+
+def test_a_segment_queued_on_the_senders_link_waits_at_its_start():
+    frames = _frames("congestion-control")
+    for f in frames:
+        queued = [e for e in f.entities if e.kind == "segment" and e.state["sent_at"] > f.time]
+        if queued:
+            svg = render_stage(f, "st")
+            delays = [float(t) for t in re.findall(r"--t:(-?[\d.]+)s", svg)]
+            assert any(d > 0 for d in delays)
+            return
+    raise AssertionError("no frame with a queued segment")
