@@ -433,16 +433,16 @@ def build_threads(p: LocksParams) -> tuple[list[Thread], list[SyncLock], dict[st
             threads.append(Thread(f"T{i + 1}", "worker", _loop(lambda at: [("work", w), ("lock", "m", "x"), ("cs", cs, "m", "x", "inc"), ("unlock", "m")], it)))
     elif sc == "rwlock":
         kind = p.rw_lock
-        locks.append(SyncLock("cache", kind, policy=p.rw_policy if kind == "rwlock" else ""))
+        locks.append(SyncLock("rw", kind, policy=p.rw_policy if kind == "rwlock" else ""))
         rmode = "r" if kind == "rwlock" else "x"
         wmode = "w" if kind == "rwlock" else "x"
         # Readers arrive one tick apart and read for cs_length ticks: with enough of them the
         # lock is never free of readers.
         for i in range(n - 1):
             threads.append(Thread(f"T{i + 1}", "reader", _loop(
-                lambda at: [("lock", "cache", rmode), ("cs", cs, "cache", rmode, "read"), ("unlock", "cache"), ("work", w)], it, start_delay=i)))
+                lambda at: [("lock", "rw", rmode), ("cs", cs, "rw", rmode, "read"), ("unlock", "rw"), ("work", w)], it, start_delay=i)))
         threads.append(Thread(f"T{n}", "writer", _loop(
-            lambda at: [("lock", "cache", wmode), ("cs", 1, "cache", wmode, "write"), ("unlock", "cache"), ("work", max(w, 2))], max(1, it // 3), start_delay=2)))
+            lambda at: [("lock", "rw", wmode), ("cs", 1, "rw", wmode, "write"), ("unlock", "rw"), ("work", max(w, 2))], max(1, it // 3), start_delay=2)))
     elif sc == "semaphore":
         locks.append(SyncLock("pool", "semaphore", permits=p.permits))
         for i in range(n):
@@ -459,15 +459,15 @@ def build_threads(p: LocksParams) -> tuple[list[Thread], list[SyncLock], dict[st
             threads.append(Thread(f"T{i + 1}", "client", _loop(body, it)))
     elif sc == "condvar":
         locks.append(SyncLock("m", "mutex"))
-        shared["cv"] = {"name": "not_empty", "mutex": "m", "waiters": []}
+        shared["cv"] = {"name": "cv", "mutex": "m", "waiters": []}
         consumers = n - 1
         threads.append(Thread("T1", "producer", _loop(
-            lambda at: [("work", max(w, 3)), ("lock", "m", "x"), ("cs", 1, "m", "x", "put"), ("cv_signal", "not_empty"), ("unlock", "m")],
+            lambda at: [("work", max(w, 3)), ("lock", "m", "x"), ("cs", 1, "m", "x", "put"), ("cv_signal", "cv"), ("unlock", "m")],
             it * consumers)))
         for i in range(consumers):
             def body(at: int) -> list[tuple]:
                 resume = at + 1 if p.loop_check == "while" else at + 3
-                return [("lock", "m", "x"), ("check", at + 3), ("cv_wait", "not_empty", "m", resume),
+                return [("lock", "m", "x"), ("check", at + 3), ("cv_wait", "cv", "m", resume),
                         ("cs", 1, "m", "x", "take"), ("unlock", "m"), ("work", 1)]
             threads.append(Thread(f"T{i + 2}", "consumer", _loop(body, it)))
     elif sc == "atomic":

@@ -1,0 +1,385 @@
+"""The Locks & Synchronization stage: the threads, each lock with its holders and its wait
+queue (table part), the wait-for graph with its cycle (topology part at a layout given
+here, with arrows drawn over it), and the core timeline (spinning drawn as a zigzag).
+
+One top-level <svg id=dom_id>, 432 units wide with no text under 16 units (svg.legible_font
+at svg.PHONE_WIDTH), so it is legible on a 390 px phone. Its height depends only on the
+params (thread, lock and core counts, the scenario), never on the step.
+
+Shape and label carry state, not colour alone: each thread's state has its own glyph and
+word (running ▶, in critical section ■, spinning ↻, blocked ⏸, sleeping z, ready ○, done
+✓); a lock's holders are solid cells and its waiters dashed outlines, in queue order; a
+wait-for edge is an arrow, and the edges of a cycle are thick and dashed with the cycle
+spelled out in words; on the timeline, critical-section ticks are tall blocks, work is a
+thin bar and spinning is a zigzag.
+
+The core timeline is drawn here: the Threads & Processes engineer's shared timeline part
+(simulations/render/timeline.py) did not exist when this was written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from html import escape
+from typing import Any
+
+from simulations.engines.base import Entity, Frame
+from simulations.render.svg import fit, legible_font, num, svg_root
+from simulations.render.table import Cell, Row, render_table, table_height
+from simulations.render.topology import Network, StageNode, render_topology
+
+WIDTH = 432
+FONT = legible_font(WIDTH)  # 16
+GAP = 12
+LINE = 22
+TL_ROW = 24
+TL_LEFT = 66
+TL_TICKS = 24
+
+GLYPH = {"running": "\u25b6", "in_cs": "\u25a0", "spinning": "\u21bb", "blocked": "\u2016", "sleeping": "z",
+         "ready": "\u25cb", "done": "\u2713"}
+WORD = {"running": "running", "in_cs": "in critical section", "spinning": "spinning", "blocked": "blocked",
+        "sleeping": "backing off", "ready": "ready (no core)", "done": "done"}
+NODE_WORD = {"in_cs": "in CS", "ready": "ready", "sleeping": "backing off"}
+SHAPE = {"blocked": "dashed", "spinning": "dashed", "in_cs": "double", "done": "crashed"}
+
+
+def _txt(x: float, y: float, s: str, cls: str = "", anchor: str = "", weight: str = "") -> str:
+    a = f' text-anchor="{anchor}"' if anchor else ""
+    w = f' font-weight="{weight}"' if weight else ""
+    c = f' class="{cls}"' if cls else ""
+    return f'<text{c} x="{num(x)}" y="{num(y)}"{a}{w}>{escape(s)}</text>'
+
+
+# --------------------------------------------------------------------------- threads
+
+
+@lru_cache(maxsize=1024)
+def _thread_line(name: str, state: str, op: str, holds: tuple[str, ...], waiting_for: str | None, core: int | None,
+                 y: float) -> str:
+    where = f"core {core}" if core else ""
+    tail = []
+    if holds:
+        tail.append("holds " + ",".join(holds))
+    if waiting_for and state in ("blocked", "spinning"):
+        tail.append(f"on {waiting_for}")
+    detail = " \u00b7 ".join(x for x in (WORD.get(state, state), where, op, *tail) if x)
+    return (
+        f'<g class="lk-thread st-{state}" transform="translate(0,{num(y)})">'
+        f'<text class="lk-glyph" x="10" y="16">{GLYPH.get(state, "?")}</text>'
+        f'<text class="lk-tname" x="30" y="16" font-weight="600">{escape(name)}</text>'
+        f'<text class="lk-tdetail" x="62" y="16">{escape(fit(detail, WIDTH - 70, FONT))}</text>'
+        f"<title>{escape(name + ': ' + detail)}</title></g>"
+    )
+
+
+def _threads(threads: Sequence[Entity], y: float) -> tuple[str, float]:
+    out = [f'<g class="lk-threads" transform="translate(0,{num(y)})">']
+    for i, e in enumerate(threads):
+        s = e.state
+        out.append(_thread_line(s["name"], s["state"], s["op"], tuple(s["holds"]), s["waiting_for"], s["core"], i * LINE))
+    out.append("</g>")
+    return "".join(out), len(threads) * LINE
+
+
+# --------------------------------------------------------------------------- locks (table part)
+
+LOCK_LEGEND = (("solid", "holds"), ("outline", "waits, in order"))
+
+
+def _lock_row(e: Entity) -> Row:
+    s = e.state
+    cells: list[Cell] = []
+    for h in s["holders"]:
+        cls = "lk-writer" if s["mode"] == "write" else "lk-holder"
+        cells.append(Cell(h.removeprefix("T"), cls, "solid", f"{h} holds {s['name']}" + (" for writing" if s["mode"] == "write" else " for reading" if s["mode"] == "read" else "")))
+    for w, m in zip(s["waiters"], s["waiter_modes"]):
+        what = {"r": "to read", "w": "to write", "s": "spinning"}.get(m, "")
+        cells.append(Cell(w.removeprefix("T") + ("w" if m == "w" else ""), "lk-waiter", "outline", f"{w} waits {what}".strip()))
+    kind = s["lock_type"]
+    if kind == "semaphore":
+        note = f"sem {s['value']}/{s['permits']} free"
+    elif kind == "rwlock":
+        note = {"free": "rw free", "read": "rw: readers", "write": "rw: writer"}[s["mode"]]
+        note += " " + {"reader_pref": "R-pref", "writer_pref": "W-pref", "fair": "fair"}.get(s["policy"] or "", "")
+    else:
+        note = f"{kind} {'held' if s['holders'] else 'free'}"
+    return Row(s["name"], tuple(cells), kind, None, f"{s['name']}: {note}", note)
+
+
+# --------------------------------------------------------------------------- wait-for graph
+
+
+@lru_cache(maxsize=32)
+def _positions(ids: tuple[str, ...]) -> tuple[tuple[str, tuple[float, float]], ...]:
+    n = len(ids)
+    if n >= 3:  # a ring, so a cycle's arrows never pass behind a node
+        return tuple((tid, (WIDTH / 2 + 150 * math.sin(2 * math.pi * i / n), 130 - 80 * math.cos(2 * math.pi * i / n)))
+                     for i, tid in enumerate(ids))
+    per_row = n
+    out = []
+    for i, tid in enumerate(ids):
+        row, col = divmod(i, per_row)
+        count = min(per_row, n - row * per_row)
+        x = WIDTH * (col + 0.5) / count
+        out.append((tid, (x, 60 + row * 110)))
+    return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def _arrows(pos_items: tuple, edges: tuple[tuple[str, str], ...], cycle_edges: frozenset) -> str:
+    pos = dict(pos_items)
+    out = ['<g class="wf-edges" fill="none" stroke="#334155">']
+    for a, b in edges:
+        if a not in pos or b not in pos:
+            continue
+        (ax, ay), (bx, by) = pos[a], pos[b]
+        dx, dy = bx - ax, by - ay
+        length = math.hypot(dx, dy) or 1.0
+        ux, uy = dx / length, dy / length
+        # A pair of opposite edges bows apart so both show.
+        bow = 18 if (b, a) in edges else 0
+        nx, ny = -uy * bow, ux * bow
+        x0, y0 = ax + ux * 28 + nx * 0.5, ay + uy * 28 + ny * 0.5
+        x1, y1 = bx - ux * 30 + nx * 0.5, by - uy * 30 + ny * 0.5
+        cx, cy = (x0 + x1) / 2 + nx, (y0 + y1) / 2 + ny
+        in_cycle = (a, b) in cycle_edges
+        cls = "wf-edge wf-cycle" if in_cycle else "wf-edge"
+        colour = "#b42318" if in_cycle else "#334155"
+        dash = ' stroke-dasharray="8 4"' if in_cycle else ""
+        sw = "4" if in_cycle else "2"
+        # The arrowhead: a small triangle at (x1, y1) along the curve's end tangent.
+        tx, ty = x1 - cx, y1 - cy
+        tl = math.hypot(tx, ty) or 1.0
+        tx, ty = tx / tl, ty / tl
+        hx, hy = x1 - tx * 10, y1 - ty * 10
+        head = f"M{num(x1)},{num(y1)}L{num(hx - ty * 6)},{num(hy + tx * 6)}L{num(hx + ty * 6)},{num(hy - tx * 6)}Z"
+        out.append(
+            f'<g class="{cls}" stroke="{colour}" fill="{colour}"><title>{escape(a)} waits for {escape(b)}</title>'
+            f'<path d="M{num(x0)},{num(y0)}Q{num(cx)},{num(cy)} {num(x1)},{num(y1)}" fill="none" stroke-width="{sw}"{dash}/>'
+            f'<path class="wf-head" d="{head}" stroke="none"/></g>'
+        )
+    out.append("</g>")
+    return "".join(out)
+
+
+def _wait_for(threads: Sequence[Entity], wf: Entity, y: float) -> tuple[str, float]:
+    ids = tuple(e.id for e in threads)
+    positions = dict(_positions(ids))
+    cycle = tuple(wf.state["cycle"])
+    in_cycle = set(cycle)
+    nodes = []
+    for e in threads:
+        s = e.state
+        state = s["state"]
+        second = f"on {s['waiting_for']}" if s["waiting_for"] else ("holds " + ",".join(s["holds"]) if s["holds"] else "")
+        shape = "double" if e.id in in_cycle else SHAPE.get(state, "plain")
+        role = "in cycle" if e.id in in_cycle else NODE_WORD.get(state, state)
+        nodes.append(StageNode(e.id, role, shape, (second,), False, None, f"{e.id}: {WORD.get(state, state)}"))
+    if cycle:
+        caption = "Deadlock: " + " \u2192 ".join(cycle + (cycle[0],))
+    elif wf.state["edges"]:
+        caption = "Wait-for graph: " + ", ".join(f"{a}\u2192{b}" for a, b in wf.state["edges"][:4])
+    else:
+        caption = "Wait-for graph: nobody waits"
+    net = Network(links=(), caption=caption) if "caption" in Network._fields else Network(links=())
+    topo, h = render_topology(nodes, (), 0.0, net, y=y, width=WIDTH, positions=positions, lines=2)
+    cycle_edges = frozenset(zip(cycle, cycle[1:] + cycle[:1])) if cycle else frozenset()
+    arrows = _arrows(tuple(sorted(positions.items())), tuple(map(tuple, wf.state["edges"])), cycle_edges)
+    cls = "wf wf-deadlock" if cycle else "wf"
+    return f'<g class="{cls}">{topo}<g transform="translate(0,{num(y)})">{arrows}</g></g>', h
+
+
+def _coffman(conditions: Sequence[Mapping[str, Any]], y: float) -> tuple[str, float]:
+    out = [f'<g class="lk-coffman" transform="translate(0,{num(y)})">',
+           _txt(8, 16, "Coffman's conditions (all four needed)", "lk-caption", weight="600")]
+    for i, c in enumerate(conditions):
+        mark = "\u2713 holds" if c["holds"] else "\u2717 broken"
+        line = f"{c['name']}: {mark}" + ("" if c["holds"] else f" by {c['broken_by']}")
+        out.append(f'<text class="lk-cond {"holds" if c["holds"] else "broken"}" x="8" y="{num(16 + LINE * (i + 1))}">{escape(fit(line, WIDTH - 16, FONT))}</text>')
+    out.append("</g>")
+    return "".join(out), LINE * (len(conditions) + 1) + 4
+
+
+# --------------------------------------------------------------------------- Peterson's memory
+
+
+def _peterson(memory: Sequence[Entity], buffers: Sequence[Entity], y: float) -> tuple[str, float]:
+    out = [f'<g class="lk-memory" transform="translate(0,{num(y)})">', _txt(8, 16, "memory", "lk-caption", weight="600")]
+    x = 84
+    for e in memory:
+        label = f"{e.state['name']}={e.state['value']}"
+        out.append(f'<rect class="lk-mem" x="{num(x)}" y="0" width="108" height="24" rx="4" fill="#ffffff" stroke="#334155" stroke-width="1.5"/>')
+        out.append(_txt(x + 54, 17, label, "lk-mem-text", "middle"))
+        x += 116
+    for i, b in enumerate(buffers):
+        by = 34 + i * 30
+        out.append(_txt(8, by + 16, f"{b.state['thread']} buffer", "lk-caption"))
+        entries = b.state["entries"]
+        if not entries:
+            out.append(_txt(112, by + 16, "empty", "lk-empty"))
+        bx = 112
+        for en in entries[:3]:
+            out.append(f'<rect class="lk-buf" x="{num(bx)}" y="{num(by)}" width="100" height="24" rx="4" fill="#fff7ed" stroke="#b45309" stroke-width="1.5" stroke-dasharray="4 2"/>')
+            out.append(_txt(bx + 50, by + 17, en, "lk-buf-text", "middle"))
+            bx += 106
+        if len(entries) > 3:
+            out.append(_txt(bx, by + 16, f"+{len(entries) - 3}", "lk-empty"))
+    out.append("</g>")
+    return "".join(out), 34 + 30 * len(buffers) + 4
+
+
+# --------------------------------------------------------------------------- the core timeline
+
+
+@lru_cache(maxsize=512)
+def _core_row(index: int, segments: tuple[tuple[str, int, int, str], ...], lo: int, activity: str, thread: str | None,
+              y: float) -> str:
+    span = WIDTH - TL_LEFT - 8
+    px = span / TL_TICKS
+    out = [f'<g class="tl-core" transform="translate(0,{num(y)})">', _txt(8, 17, f"core {index}", "tl-label")]
+    out.append(f'<rect class="tl-lane" x="{TL_LEFT}" y="2" width="{num(span)}" height="20" fill="#f1f5f9"/>')
+    for tid, a, b, kind in segments:
+        x0 = TL_LEFT + (a - lo) * px
+        w = (b - a) * px
+        if kind == "spin":
+            zig = "".join(f"l{num(px / 2)},{'-12' if k % 2 == 0 else '12'}" for k in range(2 * (b - a)))
+            out.append(f'<path class="tl-spin" d="M{num(x0)},18{zig}" fill="none" stroke="#b45309" stroke-width="2.5"><title>{escape(tid)} spins</title></path>')
+        elif kind == "cs":
+            out.append(f'<rect class="tl-cs" x="{num(x0)}" y="2" width="{num(w)}" height="20" fill="#1d4ed8"><title>{escape(tid)} in its critical section</title></rect>')
+        else:
+            out.append(f'<rect class="tl-run" x="{num(x0)}" y="8" width="{num(w)}" height="8" fill="#64748b"><title>{escape(tid)} runs</title></rect>')
+        if w >= 40:
+            # The thread's name on its block, on a white chip so it reads on every shape.
+            out.append(f'<rect class="tl-chip" x="{num(x0 + w / 2 - 12)}" y="4" width="24" height="16" rx="3" fill="#ffffff"/>')
+            out.append(_txt(x0 + w / 2, 17, tid, "tl-tid", "middle"))
+    out.append("</g>")
+    return "".join(out)
+
+
+def _timeline(cores: Sequence[Entity], now: float, y: float) -> tuple[str, float]:
+    hi = int(now)
+    lo = max(0, hi - TL_TICKS)
+    out = [f'<g class="tl" transform="translate(0,{num(y)})">',
+           _txt(8, 16, f"cores, ticks {lo}\u2013{lo + TL_TICKS}", "lk-caption", weight="600")]
+    # The legend: the three shapes and their words.
+    out.append('<g class="tl-legend" transform="translate(200,4)">'
+               '<rect class="tl-run" x="0" y="6" width="14" height="6" fill="#64748b"/><text x="18" y="15">work</text>'
+               '<rect class="tl-cs" x="66" y="0" width="14" height="16" fill="#1d4ed8"/><text x="84" y="15">CS</text>'
+               '<path class="tl-spin" d="M120,14l3.5,-10l3.5,10l3.5,-10l3.5,10" fill="none" stroke="#b45309" stroke-width="2"/><text x="138" y="15">spin</text></g>')
+    for i, e in enumerate(cores):
+        s = e.state
+        out.append(_core_row(s["index"], tuple(tuple(x) for x in s["segments"]), lo, s["activity"], s["thread"], 24 + i * TL_ROW))
+    out.append("</g>")
+    return "".join(out), 24 + len(cores) * TL_ROW + 4
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def render_stage(frame: Frame, dom_id: str) -> str:
+    threads: list[Entity] = []
+    locks: list[Entity] = []
+    cores: list[Entity] = []
+    memory: list[Entity] = []
+    buffers: list[Entity] = []
+    wf: Entity | None = None
+    cv: Entity | None = None
+    for e in frame.entities:
+        k = e.kind
+        if k == "thread":
+            threads.append(e)
+        elif k == "lock":
+            locks.append(e)
+        elif k == "core":
+            cores.append(e)
+        elif k == "memory":
+            memory.append(e)
+        elif k == "store_buffer":
+            buffers.append(e)
+        elif k == "wait_for":
+            wf = e
+        elif k == "condvar":
+            cv = e
+    parts = []
+    y = 0.0
+    part, h = _threads(threads, y + 4)
+    parts.append(part)
+    y += h + 8
+    if locks:
+        rows = [_lock_row(e) for e in locks]
+        if cv is not None:
+            s = cv.state
+            rows.append(Row("cv", tuple(Cell(w.removeprefix("T"), "lk-waiter", "outline", f"{w} waits for a signal") for w in s["waiters"]),
+                            "condvar", None, f"{s['name']}: condition variable with {s['mutex']}", f"items={s['items']}"))
+        table, th = render_table(rows, y=y, width=WIDTH, legend=LOCK_LEGEND, caption="locks: holders, then the queue",
+                                 cell_w=26, note_w=150)
+        parts.append(table)
+        y += th + 4
+    if memory and buffers:
+        part, h = _peterson(memory, buffers, y)
+        parts.append(part)
+        y += h
+        inside = [e.id for e in threads if e.state["state"] == "in_cs"]
+        broken = len(inside) > 1
+        words = (f"\u2717 mutual exclusion broken: {' and '.join(inside)} inside" if broken
+                 else f"\u2713 mutual exclusion: {inside[0] if inside else 'nobody'} inside")
+        parts.append(f'<text class="lk-me {"broken" if broken else "holds"}" x="8" y="{num(y + 16)}" font-weight="600" fill="{"#b42318" if broken else "#15803d"}">{escape(words)}</text>')
+        y += LINE + GAP
+    elif memory:
+        m = memory[0].state
+        parts.append(_txt(8, y + 16, f"{m['name']} = {m['value']}", "lk-caption", weight="600"))
+        y += LINE + 4
+    if wf is not None:
+        part, h = _wait_for(threads, wf, y)
+        parts.append(part)
+        y += h + 4
+        if wf.state["conditions"]:
+            part, h = _coffman(wf.state["conditions"], y)
+            parts.append(part)
+            y += h + 4
+    part, h = _timeline(cores, frame.time, y)
+    parts.append(part)
+    y += h
+    busy = ", ".join(f"{e.id} {WORD.get(e.state['state'], e.state['state'])}" for e in threads)
+    label = f"Tick {frame.time:.0f}: {busy}" + (f"; deadlock {' '.join(wf.state['cycle'])}" if wf is not None and wf.state["cycle"] else "")
+    body = f'<g font-size="{num(FONT)}" fill="#0f172a">{"".join(parts)}</g>'
+    return svg_root(dom_id, WIDTH, y, body, cls="msg-stage lk-stage", label=label)
+
+
+# --------------------------------------------------------------------------- analyses
+
+
+def render_analysis(name: str, data: Mapping[str, Any], dom_id: str) -> str:
+    kind = data.get("kind")
+    out = [f'<section id="{escape(dom_id)}" class="sim-analysis lk-analysis" aria-label="Analysis: {escape(name)}">']
+    if kind == "peterson":
+        out.append("<p>Every interleaving of one entry, critical section and exit per thread (a store-buffer flush is a step of its own under TSO).</p>")
+        out.append("<table><thead><tr><th>memory model</th><th>interleavings</th><th>both in the critical section</th><th>distinct states</th><th>states with both inside</th></tr></thead><tbody>")
+        for r in data["rows"]:
+            out.append(f"<tr><td>{escape(r['label'])}</td><td>{r['interleavings']:,}</td><td>{r['violating']:,}</td><td>{r['states']:,}</td><td>{r['violating_states']:,}</td></tr>")
+        out.append("</tbody></table>")
+        for r in data["rows"]:
+            if r["example"]:
+                out.append(f"<p>An example under {escape(r['label'])}: {escape(', '.join(r['example']))}.</p>")
+    elif kind == "deadlock":
+        out.append("<table><thead><tr><th>lock orders</th><th>interleavings</th><th>deadlock</th><th>states</th></tr></thead><tbody>")
+        for r in data["rows"]:
+            out.append(f"<tr><td>{escape(r['label'])}: {escape('; '.join(r['orders']))}</td><td>{r['interleavings']:,}</td><td>{r['deadlocking']:,}</td><td>{r['states']:,}</td></tr>")
+        out.append("</tbody></table>")
+        for r in data["rows"]:
+            if r["example"]:
+                out.append(f"<p>A deadlocking schedule: {escape(', '.join(f'T{t}' for t in r['example']))}.</p>")
+    elif kind == "throughput":
+        out.append(f"<p>{data['threads']} threads, increments per tick (higher is better).</p>")
+        out.append("<table><thead><tr><th>counter</th><th>1 core</th><th>2 cores</th><th>3 cores</th><th>4 cores</th></tr></thead><tbody>")
+        for r in data["rows"]:
+            cells = "".join(f"<td>{c['throughput']:.2f}" + (f" ({c['failed_cas']} failed CAS)" if c["failed_cas"] else "") + "</td>" for c in r["cells"])
+            out.append(f"<tr><td>{escape(r['counter'].replace('_', '-'))}</td>{cells}</tr>")
+        out.append("</tbody></table>")
+    if data.get("summary"):
+        out.append(f"<p>{escape(data['summary'])}</p>")
+    out.append("</section>")
+    return "".join(out)
