@@ -44,7 +44,9 @@ PARAMS = st.fixed_dictionaries({
     "msl_s": st.just(0.5),
 })
 
-_CWND = re.compile(r"cwnd (?:\+= [^,]+, now|= ssthresh = |grows by SMSS to |= ssthresh \+ 3·SMSS = )([\d,]+)")
+_CWND = re.compile(r"cwnd (?:\+= [^.]*?, now |= ssthresh = |grows by SMSS to |= ssthresh \+ 3·SMSS = |= 1 SMSS = )([\d,]+)")
+_SENDS = re.compile(r"; cwnd ([\d,]+), FlightSize ([\d,]+), peer window ([\d,]+)\.")
+_SAMPLE = re.compile(r"SRTT ([\d.]+) ms, RTTVAR ([\d.]+) ms, RTO ([\d,]+) ms")
 _SS = re.compile(r"ssthresh = max\(FlightSize/2, 2·SMSS\) = max\([\d,]+, [\d,]+\) = ([\d,]+)")
 _RTO = re.compile(r"doubles the RTO to ([\d,]+) ms")
 _MOVE = re.compile(r"(\S+): ([A-Z0-9-]+) → ([A-Z0-9-]+)\.")
@@ -68,6 +70,18 @@ def check_narration(frame, before) -> None:
             assert _n(m.group(1)) == st_["ssthresh"], (text, st_["ssthresh"])
         for m in _RTO.finditer(text):
             assert _n(m.group(1)) == round(st_["rto"] * 1000), (text, st_["rto"])
+        for m in _SENDS.finditer(text):
+            assert (_n(m.group(1)), _n(m.group(2)), _n(m.group(3))) == (
+                st_["cwnd"], st_["flight_size"], st_["peer_window"]), text
+        for m in _SAMPLE.finditer(text):
+            assert abs(float(m.group(1)) - st_["srtt"] * 1000) <= 0.051, text  # shown to 0.1 ms
+            assert abs(float(m.group(2)) - st_["rttvar"] * 1000) <= 0.051, text
+            assert _n(m.group(3)) == round(st_["rto"] * 1000), text
+    if "zero-window probe" in text:
+        prober = text.split(" so ", 1)[1].split(" ", 1)[0]
+        assert eps[prober]["peer_window"] == 0, text
+    if "the checksum does not match" in text:
+        assert frame.metrics["discarded"] >= 1, text
     for m in _MOVE.finditer(text):
         who, a, b = m.groups()
         assert eps[who]["state"] == b and before[who]["state"] == a, text
