@@ -624,9 +624,12 @@ class ThreadsProcessesEngine(Engine):
                 busy = True
                 ct = self.threads[tid]["cpu"]
                 cost = f" after a {self.cpu.switch_cost}-tick context switch" if self.cpu.core_list[core].switching_to == tid else ""
-                if how.startswith("preempt:"):
+                if how.startswith("preempt:") and self.cpu.policy == "stcf":
                     said.append(f"{tid} (needs {ct.remaining}) preempts {how[8:]} on core {core + 1}{cost}: "
                                 f"it has less work left.")
+                elif how.startswith("preempt:"):
+                    said.append(f"{tid} (priority {ct.run_priority} after aging, base {ct.priority}) preempts "
+                                f"{how[8:]} on core {core + 1}{cost}.")
                 elif how.startswith("quantum:"):
                     said.append(f"{how[8:]}'s quantum of {self.cpu.quantum} is used up; {tid} runs on core "
                                 f"{core + 1}{cost}.")
@@ -1231,9 +1234,10 @@ ThreadsProcessesEngine.presets = (
            {"policy": "stcf", "jobs": [{"length": 10, "arrival": 0, "io_every": 2, "io_time": 4},
                                        {"length": 10, "arrival": 0}]}),
     Preset("priority-aging", "Priority with aging",
-           "A low-priority job (9) competes with higher ones (0) arriving one after another. Each tick of waiting "
-           "counts towards aging: every 5 ticks its priority rises a level until it runs.",
-           {"policy": "priority", "quantum": 2, "aging": 5,
+           "A low-priority job A (9) competes with high-priority jobs (0) that keep arriving, and would starve. "
+           "Aging lifts a waiting job one level every 2 ticks: after 18 ticks A is level with the others and "
+           "gets the core at the next quantum's end, long before they are all done.",
+           {"policy": "priority", "quantum": 2, "aging": 2,
             "jobs": [{"length": 6, "arrival": 0, "priority": 9}, {"length": 8, "arrival": 0, "priority": 0},
                      {"length": 8, "arrival": 6, "priority": 0}, {"length": 8, "arrival": 12, "priority": 0},
                      {"length": 8, "arrival": 18, "priority": 0}]}),

@@ -37,8 +37,11 @@ Rules (each engine's narration leans on them):
   if anything is ready (if nothing is, it keeps the core for another quantum, no switch).
 * priority: the lowest effective priority number runs; effective = base - (ticks waited in
   the queue // aging), at least 0, so a starving thread climbs one level per `aging` ticks.
-  Preemptive (a strictly better ready thread takes the core of the worst running one), and
-  round robin within a level at each quantum.
+  A dispatched thread keeps the level it was dispatched at until its quantum ends (then it is
+  back at its base). Preemptive (a ready thread strictly better than the worst running one
+  takes that core), and round robin within a level at each quantum.
+* stcf and priority never preempt a thread on the tick it got its core (a switch that has
+  just completed is not undone at once): they look again a tick later.
 * A context switch costs `switch_cost` ticks on the core, drawn as its own segment, when a
   core starts a thread other than the one it ran last (its first thread ever costs nothing).
   The switch is counted even when it costs 0. A switch in progress is not interrupted.
@@ -71,6 +74,7 @@ class CpuThread:
     seq: int = 0  # queue order
     core: int | None = None
     activity: str = RUN
+    run_priority: int = 0  # priority policy: the effective priority it was dispatched at
 
 
 @dataclass(slots=True)
@@ -187,6 +191,7 @@ class Cpu:
         return min((self.threads[r] for r in self.ready), key=lambda t: self._key(t, now))
 
     def _start(self, core: Core, t: CpuThread, now: int, how: str) -> None:
+        t.run_priority = self.effective_priority(t, now)  # keeps what aging earned until its slice ends
         self.ready.remove(t.tid)
         t.core = core.index
         if core.last is not None and core.last != t.tid:
@@ -238,6 +243,7 @@ class Cpu:
                 # The timer interrupts every quantum; a boundary that passed with nothing else
                 # ready renewed the slice (the thread kept its core, no switch).
                 boundary = core.slice_start + (now - core.slice_start) // self.quantum * self.quantum
+                t.run_priority = t.priority  # a used-up slice gives back what aging earned
                 best = self._best_ready(now)
                 if boundary < now or best is None or (
                         self.policy == "priority" and self.effective_priority(best, now) > t.priority):
@@ -257,7 +263,9 @@ class Cpu:
                 best = self._best_ready(now)
                 if best is None:
                     break
-                running = [c for c in self.core_list if c.running is not None]
+                # A thread that got its core at this very tick keeps it for now: a switch that
+                # completes is never undone at once, so every dispatch makes progress.
+                running = [c for c in self.core_list if c.running is not None and c.slice_start < now]
                 if not running:
                     break
                 if self.policy == "stcf":
@@ -265,8 +273,8 @@ class Cpu:
                     if best.remaining >= self.threads[worst.running].remaining:
                         break
                 else:
-                    worst = max(running, key=lambda c: (self.threads[c.running].priority, c.index))
-                    if self.effective_priority(best, now) >= self.threads[worst.running].priority:
+                    worst = max(running, key=lambda c: (self.threads[c.running].run_priority, c.index))
+                    if self.effective_priority(best, now) >= self.threads[worst.running].run_priority:
                         break
                 victim = self._preempt(worst, now)
                 self._start(worst, best, now, f"preempt:{victim.tid}")
@@ -284,8 +292,11 @@ class Cpu:
                 times.append(now + max(0, t.burst_left))
                 if self.policy in ("rr", "priority") and self.ready:
                     times.append(max(now, core.slice_start + self.quantum))
+        if self.policy in ("stcf", "priority") and self.ready and any(
+                c.running is not None and c.slice_start == now for c in self.core_list):
+            times.append(now + 1)  # the preemption rules look again once it has run a tick
         if self.policy == "priority" and self.ready and self.aging > 0:
-            running = [self.threads[c.running].priority for c in self.core_list if c.running is not None]
+            running = [self.threads[c.running].run_priority for c in self.core_list if c.running is not None]
             if running and all(c.running is not None or c.switching_to is not None for c in self.core_list):
                 worst = max(running)
                 for r in self.ready:
