@@ -263,10 +263,13 @@ def test_actions_on_a_closed_connection_are_refused_changing_nothing():
     e, frames = play({"messages": ["Hi"]})
     assert e.done
     state = e.snapshot()
-    for action in ({"type": "send", "text": "x"}, {"type": "close"}, {"type": "fault", "kind": "policy"}, {"type": "heal"}):
+    for action in ({"type": "send", "text": "x"}, {"type": "close"}, {"type": "fault", "kind": "policy"}):
         with pytest.raises(ValueError):
             e.apply(E.parse_action(action))
     assert e.__dict__.keys() == state.__dict__.keys() and e.peers == state.peers and not e.pending
+    e2, _ = play({"messages": ["Hi"]}, ((4, {"type": "cut"}),))
+    with pytest.raises(ValueError):
+        e2.apply(E.parse_action({"type": "cut"}))
 
 
 # --------------------------------------------------------------------------- polling comparison

@@ -117,15 +117,10 @@ class WsParams(Params):
 
 
 class Cut(Action):
-    """Cut the link silently: nothing gets through and neither side is told."""
+    """Cut the link silently, for good (a NAT or proxy on the way forgets the connection):
+    nothing gets through again, and neither side is told."""
 
     type: Literal["cut"] = "cut"
-
-
-class Heal(Action):
-    """Join the link again."""
-
-    type: Literal["heal"] = "heal"
 
 
 class Close(Action):
@@ -163,7 +158,7 @@ class WrongAccept(Action):
     type: Literal["wrong_accept"] = "wrong_accept"
 
 
-WsAction = Annotated[Union[Cut, Heal, Close, Send, Fault, WrongAccept], Field(discriminator="type")]
+WsAction = Annotated[Union[Cut, Close, Send, Fault, WrongAccept], Field(discriminator="type")]
 
 
 # --------------------------------------------------------------------------- entity kinds
@@ -634,8 +629,8 @@ class WebSocketsEngine(Engine):
             st["status"] = "lost"
             self.last_frame = st
             events.append(Event("lost", f"{st['opcode_name']} frame lost on the cut link", msg.src, "warn"))
-            return (f"The {st['opcode_name']} frame from the {msg.src} is lost: the link is cut, and neither side "
-                    f"is told (TCP keeps retrying in silence).")
+            return (f"The {st['opcode_name']} frame from the {msg.src} does not arrive: the link is cut, and neither "
+                    f"side is told (TCP retransmits in silence, in vain).")
         st["status"] = "arrived"
         self.last_frame = st
         peer = self.peers[dst]
@@ -788,14 +783,9 @@ class WebSocketsEngine(Engine):
             self.net.partition([[CLIENT], [SERVER]])
             for st in (*self.frames.values(), *self.http.values()):
                 st["status"] = "lost"
-            return self._pend("The link is cut silently: from now on nothing gets through, and neither side is told.",
+            return self._pend("The link is cut silently, as when a NAT or proxy on the way forgets the connection: "
+                              "from now on nothing gets through, and neither side is told.",
                               Event("cut", "link cut", None, "warn"))
-        if kind == "heal":
-            if not self.cut:
-                raise ValueError("the link is not cut")
-            self.cut = False
-            self.net.heal()
-            return self._pend("The link works again: frames sent from now on get through.", Event("heal", "link healed"))
         if kind == "wrong_accept":
             if self.handshake["status"] != "sent":
                 raise ValueError("the server has already answered the handshake")
