@@ -266,6 +266,12 @@ TcpAction = Annotated[Union[Close, Send, Drop, Corrupt, Delay, Duplicate, SetLos
 # --------------------------------------------------------------------------- entity kinds
 
 
+class TimerState(TypedDict):
+    kind: str  # "retransmission" | "persist" | "delayed ACK" | "TIME-WAIT"
+    start: float
+    deadline: float
+
+
 class EndpointState(TypedDict):
     host: str
     port: int
@@ -287,6 +293,7 @@ class EndpointState(TypedDict):
     received_bytes: int
     unread: int
     peer_window: int
+    timer: TimerState | None  # the endpoint's next timer to fire (ms, virtual)
 
 
 class SegmentState(TypedDict):
@@ -1677,7 +1684,21 @@ class TcpEngine(Engine):
                 best = tcb
         return best
 
+    _TIMER_WORDS = {"rto": "retransmission", "persist": "persist", "dack": "delayed ACK", "tw": "TIME-WAIT"}
+
+    def _next_timer(self, tcb: TCB) -> Any:
+        best = None
+        timers = self.sched.timers
+        for k in ("rto", "persist", "dack", "tw"):
+            t = timers.get(f"{k}:{tcb.id}")
+            if t is not None and (best is None or t.deadline < best.deadline):
+                best = t
+        return best
+
     def _endpoint_entity(self, tcb: TCB) -> Entity:
+        t = self._next_timer(tcb)
+        timer = None if t is None else {"kind": self._TIMER_WORDS[t.kind],
+                                        "start": t.start, "deadline": t.deadline}
         phase = ""
         if tcb.cwnd and tcb.state in SYNCHRONIZED and self._is_data(tcb):
             phase = "fast recovery" if tcb.in_recovery else "slow start" if tcb.cwnd < tcb.ssthresh else "congestion avoidance"
@@ -1690,7 +1711,7 @@ class TcpEngine(Engine):
             "rttvar": None if tcb.rttvar is None else round(tcb.rttvar / 1000, 6),
             "rto": round(tcb.rto / 1000, 6), "dupacks": tcb.dupacks, "phase": phase,
             "sent_bytes": max(0, min(tcb.snd_una - tcb.iss - 1, len(tcb.out))), "received_bytes": len(tcb.received),
-            "unread": tcb.unread, "peer_window": tcb.snd_wnd,
+            "unread": tcb.unread, "peer_window": tcb.snd_wnd, "timer": timer,
         })
 
     def _layers(self, seg: Seg) -> dict[str, int]:
@@ -1760,8 +1781,10 @@ class TcpEngine(Engine):
         for f in sorted(self.flows):
             for i in self.flows[f]:
                 t = self.tcbs[i]
+                timer = self._next_timer(t)
                 version = (t.state, t.snd_una, t.snd_nxt, t.rcv_nxt, t.cwnd, t.ssthresh, t.unread, t.rto, t.srtt,
-                           t.rttvar, t.dupacks, t.in_recovery, t.snd_wnd, len(t.received), len(t.out))
+                           t.rttvar, t.dupacks, t.in_recovery, t.snd_wnd, len(t.received), len(t.out),
+                           timer.seq if timer is not None else 0)
                 hit = ep_cache.get(i)
                 if hit is None or hit[0] != version:
                     hit = ep_cache[i] = (version, self._endpoint_entity(t))

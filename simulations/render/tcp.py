@@ -18,7 +18,7 @@ from typing import Any
 from simulations.engines.base import Entity, Frame
 from simulations.render.chart import Marker, Series, render_chart, time_window
 from simulations.render.svg import esc, fit, legible_font, svg_root
-from simulations.render.topology import Network, StageMessage, StageNode, render_topology
+from simulations.render.topology import Network, StageMessage, StageNode, Timer, render_topology
 
 WIDTH = 432
 GAP = 10
@@ -52,6 +52,13 @@ def _label(flags: tuple[str, ...], seq: int, ack: int, length: int) -> tuple[str
     if length:
         return str(seq), "square", "append"
     return f"ack {ack}", "triangle", "ack"
+
+
+@lru_cache(maxsize=256)
+def _ring(kind: str, start: float, deadline: float) -> Timer:
+    """The endpoint's next timer as a ring emptying around its host (retransmission, persist,
+    delayed ACK or TIME-WAIT)."""
+    return Timer(start, deadline, "heartbeat" if kind == "TIME-WAIT" else "election", kind)
 
 
 def _message(e: Entity, now: float) -> StageMessage | None:
@@ -257,8 +264,13 @@ def render_stage(frame: Frame, dom_id: str) -> str:
             q = router.state if router else {"queue": 0, "limit": 0, "drops": 0}
             nodes.append(StageNode("R", "router", "plain", (f"queue {q['queue']}/{q['limit']}",), title=f"drops {q['drops']}"))
         else:
-            states = [e.state["state"] for e in endpoints if _host(e.id) == h]
-            nodes.append(StageNode(h, names[h], "double" if "ESTABLISHED" in states else "plain", (" ".join(states[:1]),)))
+            mine = [e.state for e in endpoints if _host(e.id) == h]
+            states = [st["state"] for st in mine]
+            t = next((st["timer"] for st in mine if st["timer"]), None)
+            ring = _ring(t["kind"], t["start"], t["deadline"]) if t else None
+            title = f"{t['kind']} timer fires at {_ms(t['deadline'])}" if t else ""
+            nodes.append(StageNode(h, names[h], "double" if "ESTABLISHED" in states else "plain", (" ".join(states[:1]),),
+                                   False, ring, title))
     messages = [m for e in _drawn(segs) if (m := _message(e, now)) is not None]
     links = (("A", "R"), ("A2", "R"), ("R", "B")) if via else (("A", "B"),)
     net = Network(links=links, caption=_caption(endpoints, router)) if _HAS_CAPTION else Network(links=links)
