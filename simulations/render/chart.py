@@ -12,6 +12,7 @@ colour, and the legend shows both.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -127,34 +128,17 @@ def render_chart(
             last_label_end = xx + w / 2
         out.append("</g>")
 
-    # The lines.
+    # The lines (each series' points up to `end` drawn once per window and scale: cached).
     for i, s in enumerate(series):
         k = i % len(COLOURS)
-        pts: list[str] = []
-        held: float | None = None  # the value holding when the window opens
-        last_y = 0.0
-        for t, v in s.points:
-            if t < t0:
-                held = v
-                continue
-            if t > end:
-                break
-            xx = left + (t - t0) * sx
-            yy = bottom - (v - v0) * sy
-            if held is not None and not pts:
-                last_y = bottom - (held - v0) * sy
-                pts.append(f"{left:.1f},{last_y:.1f}")
-            if s.step and pts:
-                pts.append(f"{xx:.1f},{last_y:.1f}")
-            pts.append(f"{xx:.1f},{yy:.1f}")
-            last_y = yy
-        if not pts and held is not None:
-            last_y = bottom - (held - v0) * sy
-            pts.append(f"{left:.1f},{last_y:.1f}")
-        if not pts:
+        points = s.points
+        cut = bisect_right(points, (end, math.inf))
+        body, last_y = _line(points if cut == len(points) else points[:cut], s.step, t0, v0, left, bottom, sx, sy)
+        if not body:
             continue
         if s.step:
-            pts.append(f"{left + (end - t0) * sx:.1f},{last_y:.1f}")  # the last value holds until now
+            body += f" {left + (end - t0) * sx:.1f},{last_y:.1f}"  # the last value holds until now
+        pts = (body,)
         dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
         out.append(
             f'<polyline class="chart-line series-{k}" data-series="{escape(s.name)}" points="{" ".join(pts)}" fill="none" '
@@ -162,6 +146,32 @@ def render_chart(
         )
     out.append("</g>")
     return "".join(out), height
+
+
+@lru_cache(maxsize=256)
+def _line(points: tuple[tuple[float, float], ...], step: bool, t0: float, v0: float, left: float, bottom: float,
+          sx: float, sy: float) -> tuple[str, float]:
+    """A series' polyline points (all of them at or before the chart's end), and the last y."""
+    pts: list[str] = []
+    held: float | None = None  # the value holding when the window opens
+    last_y = 0.0
+    for t, v in points:
+        if t < t0:
+            held = v
+            continue
+        xx = left + (t - t0) * sx
+        yy = bottom - (v - v0) * sy
+        if held is not None and not pts:
+            last_y = bottom - (held - v0) * sy
+            pts.append(f"{left:.1f},{last_y:.1f}")
+        if step and pts:
+            pts.append(f"{xx:.1f},{last_y:.1f}")
+        pts.append(f"{xx:.1f},{yy:.1f}")
+        last_y = yy
+    if not pts and held is not None:
+        last_y = bottom - (held - v0) * sy
+        pts.append(f"{left:.1f},{last_y:.1f}")
+    return " ".join(pts), last_y
 
 
 def _extent(values: Sequence[float], default: tuple[float, float]) -> tuple[float, float]:

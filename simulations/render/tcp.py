@@ -61,6 +61,22 @@ def _ring(kind: str, start: float, deadline: float) -> Timer:
     return Timer(start, deadline, "heartbeat" if kind == "TIME-WAIT" else "election", kind)
 
 
+_SERIES: dict[int, tuple[list, Series]] = {}
+
+
+def _series(name: str, points: list) -> Series:
+    """A series entity as the chart takes it, converted once: the engine hands the same points
+    list to every frame until it changes."""
+    hit = _SERIES.get(id(points))
+    if hit is not None and hit[0] is points:
+        return hit[1]
+    if len(_SERIES) > 256:
+        _SERIES.clear()
+    s = Series(name, tuple((float(t), float(v)) for t, v in points))
+    _SERIES[id(points)] = (points, s)
+    return s
+
+
 def _message(e: Entity, now: float) -> StageMessage | None:
     st = e.state
     flags = tuple(st["flags"])
@@ -244,7 +260,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         elif k == "endpoint":
             endpoints.append(e)
         elif k == "series":
-            series.append(Series(e.state["name"], tuple((float(t), float(v)) for t, v in e.state["points"])))
+            series.append(_series(e.state["name"], e.state["points"]))
         elif k == "mark":
             marks.append(Marker(e.state["t"], e.state["label"], "loss"))
         elif k == "packet":
@@ -268,7 +284,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
             states = [st["state"] for st in mine]
             t = next((st["timer"] for st in mine if st["timer"]), None)
             ring = _ring(t["kind"], t["start"], t["deadline"]) if t else None
-            title = f"{t['kind']} timer fires at {_ms(t['deadline'])}" if t else ""
+            title = f"{t['kind']} timer running" if t else ""  # stable text: the node's drawing is cached
             nodes.append(StageNode(h, names[h], "double" if "ESTABLISHED" in states else "plain", (" ".join(states[:1]),),
                                    False, ring, title))
     messages = [m for e in _drawn(segs) if (m := _message(e, now)) is not None]
