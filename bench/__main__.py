@@ -1,10 +1,16 @@
 """`make bench`: how fast one Daphne process streams Race Conditions frames, against a
 bare `websockets` server sending the same pre-rendered frames, measured in one run.
 
-Prints one line per viewer count, `viewers=N ours=F/s bare=F/s ratio=R`, then the
-engine and render time per frame, the average frame size, and the server memory per
-open socket. Ratios are what to compare across machines: the machines are shared and
-noisy, so no figure here is a pass/fail threshold.
+Prints one line per viewer count, `viewers=N ours=F/s bare=F/s ratio=R` (targets: 0.5
+at 100 and 1,000), then the engine and render time per frame, the average frame size,
+and the server memory per open socket. Then the capacity row (bench/capacity.py): 500
+viewers on the one process, each playing its own run (distinct seeds) at 10 frames a
+second, paced as for the page: frames delivered per second, p50 and p99 lag behind each
+frame's due time (target: p99 under 100 ms), and server memory per viewer. Ratios are
+what to compare across machines: the machines are shared and noisy, so no figure here is
+a pass/fail threshold.
+
+    python -m bench [shared|capacity]   # both by default
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ SLUG = "race-conditions"
 PANEL = f"sim-{SLUG}"
 #: (viewers, frames each viewer plays): each row moves tens of thousands of frames.
 ROWS = ((1, 3000), (100, 200), (1000, 40))
+#: The capacity row: viewers, seconds of play, client processes sharing them.
+CAPACITY_VIEWERS, CAPACITY_SECONDS, CAPACITY_PROCESSES = 500, 20, 2
 
 
 def messages_for(steps: int) -> list[str]:
@@ -82,10 +90,46 @@ def run_load(url: str, viewers: int, expected: int, start: str, server_pid: int)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def capacity(port: int, server_pid: int) -> str:
+    """The capacity row: CAPACITY_VIEWERS viewers, each on its own run at 10 frames a second."""
+    before = rss_kib(server_pid)
+    share = CAPACITY_VIEWERS // CAPACITY_PROCESSES
+    clients = [subprocess.Popen([sys.executable, "-m", "bench.capacity", str(port), str(share), str(i * share),
+                                 str(CAPACITY_SECONDS)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True) for i in range(CAPACITY_PROCESSES)]
+    try:
+        for client in clients:
+            json.loads(client.stdout.readline())  # {"opened": n}
+        for client in clients:
+            client.stdin.write("go\n")
+            client.stdin.flush()
+        peak = before
+        while any(client.poll() is None for client in clients):
+            peak = max(peak, rss_kib(server_pid))
+            time.sleep(0.5)
+        results = [json.loads(client.stdout.read().strip().splitlines()[-1]) for client in clients]
+    finally:
+        for client in clients:
+            if client.poll() is None:
+                client.kill()
+    frames = sum(r["frames"] for r in results)
+    seconds = max(r["seconds"] for r in results)
+    lags = [lag for r in results for lag in r["lags_ms"]]
+    return (f"capacity viewers={CAPACITY_VIEWERS} own runs at 10 frames/s: delivered={frames / seconds:.0f}/s "
+            f"(due {CAPACITY_VIEWERS * 10}/s) lag p50={percentile(lags, 50):.0f}ms p99={percentile(lags, 99):.0f}ms "
+            f"memory={(peak - before) / CAPACITY_VIEWERS:.0f}KiB/viewer")
+
+
 def main() -> None:
+    which = sys.argv[1] if len(sys.argv) > 1 else "all"
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 20000), hard))
-    engine_us, render_us = per_frame_costs()
+    engine_us, render_us = per_frame_costs() if which != "capacity" else (0.0, 0.0)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     env = {
@@ -106,7 +150,7 @@ def main() -> None:
     try:
         wait_for_port(ours_port)
         lines = []
-        for viewers, steps in ROWS:
+        for viewers, steps in ROWS if which != "capacity" else ():
             messages = messages_for(steps)
             sizes.extend(len(m.encode()) for m in messages[1:-1])
             frames_file = workdir / f"frames-{steps}.json"
@@ -131,10 +175,13 @@ def main() -> None:
             # Memory per open socket (with its run), from the row with the most viewers.
             ours_kib = (ours_result["server_rss_open_kib"] - ours_before) / viewers
             bare_kib = (bare_result["server_rss_open_kib"] - bare_before) / viewers
-        print(f"engine={engine_us:.1f}us/frame render={render_us:.1f}us/frame "
-              f"frame_bytes={sum(sizes) / len(sizes):.0f}")
-        print(f"memory viewers={ROWS[-1][0]} ours={ours_kib:.0f}KiB/viewer bare={bare_kib:.0f}KiB/viewer "
-              f"ratio={ours_kib / max(bare_kib, 1):.1f}")
+        if which != "capacity":
+            print(f"engine={engine_us:.1f}us/frame render={render_us:.1f}us/frame "
+                  f"frame_bytes={sum(sizes) / len(sizes):.0f}")
+            print(f"memory viewers={ROWS[-1][0]} ours={ours_kib:.0f}KiB/viewer bare={bare_kib:.0f}KiB/viewer "
+                  f"ratio={ours_kib / max(bare_kib, 1):.1f}", flush=True)
+        if which != "shared":
+            print(capacity(ours_port, ours.pid), flush=True)
     finally:
         if bare is not None:
             bare.terminate()

@@ -41,3 +41,36 @@ async def test_429_is_documented_on_every_simulation_operation(production_server
     operations = [op for path, ops in paths.items() if path.startswith("/api/simulations") for op in ops.values()]
     assert len(operations) == 4
     assert all("429" in op["responses"] for op in operations)
+
+
+async def test_the_worker_takes_one_job_at_a_time_and_refuses_past_the_waiting_limit():
+    """simulations.api.Workers, with a thread standing in for the worker process."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pytest
+
+    from simulations.api import Busy, Workers
+
+    workers = Workers(processes=1, waiting=3)
+    workers._executor = ThreadPoolExecutor(1)
+    release, ran = threading.Event(), []
+
+    def job(name: str) -> str:
+        ran.append(name)
+        release.wait(10)
+        return name
+
+    first = asyncio.create_task(workers.run(job, "first"))
+    second = asyncio.create_task(workers.run(job, "second"))
+    third = asyncio.create_task(workers.run(job, "third"))
+    await asyncio.sleep(0.2)
+    assert ran == ["first"], "the others wait for the worker, not in its queue"
+    with pytest.raises(Busy):
+        await workers.run(job, "fourth")
+    third.cancel()  # its client left while it waited: it never runs
+    release.set()
+    assert await asyncio.gather(first, second) == ["first", "second"]
+    await asyncio.sleep(0.1)
+    assert ran == ["first", "second"] and workers.waiting == 0
+    workers._executor.shutdown()
