@@ -519,13 +519,12 @@ class TcpEngine(Engine):
         self.transitions: list[tuple[str, str, str, float]] = []  # (endpoint, from, to, time)
         #: Every segment sent: (time, sender, sender's state, seq, ack, flags, data length); the last 300 or so.
         self.log: list[tuple[float, str, str, int, int, tuple[str, ...], int]] = []
-        self.seg_cache: dict[int, tuple[tuple, Entity]] = {}
+        self.seg_cache: dict[int, Entity] = {}
+        self.seg_dirty: set[int] = set()
         self.ep_cache: dict[str, tuple[tuple, Entity]] = {}
         self.series_version: dict[str, int] = {}
         self.series_cache: dict[str, tuple[int, Entity]] = {}
         self.marks_cache: tuple[int, tuple[Entity, ...]] = (-1, ())
-        self.wire_cache: tuple[tuple, tuple[Entity, ...]] = ((), ())
-        self.fault_version = 0
         self.counts = {"retransmissions": 0, "lost": 0, "discarded": 0}
         self.violation = ""
         self.series: dict[str, list[list[float]]] = {}
@@ -712,6 +711,7 @@ class TcpEngine(Engine):
     def _occur(self, occ: Any, events: list[Event]) -> str:
         if occ.kind == "seg":
             seg = self.segs.pop(occ.ref)
+            self.seg_cache.pop(seg.id, None)
             return self._arrive(seg, events)
         if occ.kind == "timer":
             t = occ.timer
@@ -798,6 +798,7 @@ class TcpEngine(Engine):
         if seg.seg_len and not retrans and not probe and tcb.rtt_seq is None and end > tcb.snd_una:
             tcb.rtt_seq, tcb.rtt_time = end, now  # time this one (one at a time: Karn)
         if not self.chosen:
+            self.seg_dirty.add(self.inspected)
             self.inspected = seg.id
         self.log.append((now, tcb.id, tcb.state, seq, ack, flags, len(seg.data)))
         if len(self.log) > 400:
@@ -1530,6 +1531,7 @@ class TcpEngine(Engine):
                   round(self.sched.now + lat, 3), False, -1)
         old.qseq = self.sched.schedule(old.deliver_at, "seg", old.id)
         self.segs[old.id] = old
+        self.seg_dirty.add(real.id)
 
     def _close(self, tcb: TCB) -> str:
         st = tcb.state
@@ -1576,7 +1578,7 @@ class TcpEngine(Engine):
         return event
 
     def apply(self, action: Any) -> Event | None:
-        self.fault_version += 1
+        self.seg_dirty.update(self.segs)  # an action may change any segment's fate or time
         if isinstance(action, Inspect):
             if action.segment == 0:
                 self.chosen = False
@@ -1585,6 +1587,7 @@ class TcpEngine(Engine):
             if action.segment not in self.segs:
                 raise ValueError(f"Segment {action.segment} is not on the wire now.")
             self.chosen = True
+            self.seg_dirty.update(self.segs)
             self.inspected = action.segment
             seg = self.segs[action.segment]
             return self._effect(f"You open segment {seg.id} {_seg_words(seg)}: its Ethernet frame, IP packet and TCP "
@@ -1789,21 +1792,15 @@ class TcpEngine(Engine):
                 if hit is None or hit[0] != version:
                     hit = ep_cache[i] = (version, self._endpoint_entity(t))
                 entities.append(hit[1])
-        # The wire changes when a segment is sent or taken off it, by an action, or by what is inspected.
-        wire = (self.next_seg, len(self.segs), self.inspected, self.fault_version)
-        if self.wire_cache[0] != wire:
-            cache = self.seg_cache
-            fresh: dict[int, tuple[tuple, Entity]] = {}
-            for sid in sorted(self.segs):
-                seg = self.segs[sid]
-                version = (seg.fate, seg.deliver_at, seg.bitflip is not None, sid == self.inspected)
-                hit = cache.get(sid)
-                if hit is None or hit[0] != version:
-                    hit = (version, self._segment_entity(seg))
-                fresh[sid] = hit
-            self.seg_cache = fresh
-            self.wire_cache = (wire, tuple(hit[1] for hit in fresh.values()))
-        entities.extend(self.wire_cache[1])
+        # A segment's entity is built when it is sent and again only when an action or the
+        # inspected choice touches it (`seg_dirty`). Segments are kept in the order sent (ids grow).
+        cache, dirty = self.seg_cache, self.seg_dirty
+        for sid, seg in self.segs.items():
+            ent = cache.get(sid)
+            if ent is None or sid in dirty:
+                ent = cache[sid] = self._segment_entity(seg)
+            entities.append(ent)
+        dirty.clear()
         pkt = self._packet_entity()
         if pkt is not None:
             entities.append(pkt)
@@ -1856,11 +1853,11 @@ class TcpEngine(Engine):
                 continue
             setattr(twin, name, copy.deepcopy(value, memo))
         twin.seg_cache, twin.ep_cache, twin.series_cache = {}, {}, {}
-        twin.marks_cache, twin.wire_cache = (-1, ()), ((), ())
+        twin.marks_cache, twin.seg_dirty = (-1, ()), set()
         return twin
 
     #: Frame caches (entities rebuilt from the state when it changes): a snapshot leaves them behind.
-    _CACHES = frozenset({"seg_cache", "ep_cache", "series_cache", "marks_cache", "wire_cache"})
+    _CACHES = frozenset({"seg_cache", "seg_dirty", "ep_cache", "series_cache", "marks_cache"})
 
 
 # --------------------------------------------------------------------------- presets
