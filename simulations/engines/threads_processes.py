@@ -311,8 +311,9 @@ class ThreadsProcessesEngine(Engine):
         self._pending_events: list[Event] = []
         self._done = False
         intro = getattr(self, "_setup_" + p.scenario)(p)
-        self._settle([])
-        return self._frame(intro, [])
+        events: list[Event] = []
+        self._settle(events)
+        return self._frame(intro, events)
 
     # processes, memory, threads
 
@@ -545,7 +546,10 @@ class ThreadsProcessesEngine(Engine):
         else:
             said.append("Every thread has finished.")
         self.index += 1
-        return self._frame(" ".join(said[:3]) or f"Tick {self.now}: the cores keep running.", events)
+        if len(said) > 4:  # the rest goes to the log, in order
+            events += [Event("more", text) for text in said[3:]]
+            said = said[:3] + [f"And {len(said) - 3} more things at this tick, in the log."]
+        return self._frame(" ".join(said) or f"Tick {self.now}: the cores keep running.", events)
 
     def _next_time(self) -> int | None:
         times = [t for t in (self.cpu.next_event(self.now),
@@ -1265,9 +1269,10 @@ ThreadsProcessesEngine.presets = (
            "full. When it closes the write end and the pipe is empty, the reader's read() returns 0: end of file.",
            {"scenario": "pipe", "capacity": 2}, feature="Inter-process communication (IPC)"),
     Preset("message-queue", "A POSIX message queue",
-           "Six messages through a queue of at most 3: the sender blocks when it is full, and m4, sent with "
+           "Six messages through a queue of at most 3, sender and receiver on two cores: the sender blocks when "
+           "the queue is full, and m4, sent with "
            "priority 5, is received before the older messages of priority 0.",
-           {"scenario": "message_queue", "capacity": 3}),
+           {"scenario": "message_queue", "capacity": 3, "cores": 2}),
     Preset("shared-memory", "Shared memory without a lock",
            "Two processes on two cores map one page and both add 1 to it: both read 0, both write 1. One update "
            "is lost: shared memory needs the synchronization of the Locks & Synchronization topic.",
