@@ -188,7 +188,11 @@ def attack_main(kind: str, port: int, seconds: float) -> None:
         "state": lambda: state_attack(port, seconds),
         "api": lambda: api_attack(port, seconds),
     }
-    print(json.dumps(asyncio.run(attacks[kind]())), flush=True)
+    started, cpu = time.perf_counter(), time.process_time()
+    result = asyncio.run(attacks[kind]())
+    # The attacker shares the machine's cores with the server: what it took of them.
+    result["attacker CPU"] = f"{(time.process_time() - cpu) / (time.perf_counter() - started):.0%}"
+    print(json.dumps(result), flush=True)
 
 
 # --------------------------------------------------------------------------- the phases
