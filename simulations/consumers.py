@@ -91,6 +91,14 @@ class SimulationConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
         raise StopConsumer
 
+    async def websocket_disconnect(self, message) -> None:
+        # Channels' default also closes stale DB connections, a hop to Django's one thread
+        # for sync code (the one that renders pages) per closed socket: a class leaving at
+        # once queued a thousand of them, and Daphne killed consumers still waiting. This
+        # consumer never touches the database (no groups either: no channel layer).
+        await self.disconnect(message["code"])
+        raise StopConsumer
+
     async def disconnect(self, code) -> None:
         self._closed = True
         await self._shutdown()
