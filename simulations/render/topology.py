@@ -180,7 +180,7 @@ def _circle_layout(order: tuple[str, ...], width: float, lines: int) -> _Layout:
 def _given_layout(order: tuple[str, ...], positions: Mapping[str, tuple[float, float]], lines: int) -> _Layout:
     """The layout of nodes at given positions, one per (order, positions, lines): cached, so
     that the parts cached per layout (the network, message paths) are reused frame to frame."""
-    return _given_layout_of(order, tuple(sorted((k, (float(v[0]), float(v[1]))) for k, v in positions.items())), lines)
+    return _given_layout_of(order, tuple((k, (float(v[0]), float(v[1]))) for k, v in positions.items()), lines)
 
 
 @lru_cache(maxsize=64)

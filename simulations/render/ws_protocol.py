@@ -15,9 +15,9 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
-from simulations.engines.base import Entity, Frame
+from simulations.engines.base import Frame
 from simulations.render.chart import Series, render_chart, time_window
-from simulations.render.svg import MONO, fit, num, svg_root, text_width
+from simulations.render.svg import MONO, fit, num, svg_root
 from simulations.render.topology import Network, StageMessage, StageNode, Timer, render_topology
 
 WIDTH = 432
@@ -272,6 +272,24 @@ def _delay_bars(y: float, rows: tuple[tuple[str, tuple[float, ...]], ...]) -> tu
 # --------------------------------------------------------------------------- the stage
 
 
+#: id(state) -> (state, Series): a series entity is reused by the engine across frames, so
+#: its conversion is too (the state is kept, so its id cannot be reused while cached).
+_SERIES_MEMO: dict[int, tuple[Any, Series]] = {}
+
+
+def _series_of(st: Any) -> Series:
+    hit = _SERIES_MEMO.get(id(st))
+    if hit is not None and hit[0] is st:
+        return hit[1]
+    scale = 1000.0 if st["chart"] == "bytes" else 1.0
+    series = Series(SHORT_NAMES.get(st["name"], st["name"]),
+                    tuple((float(a), float(b) / scale) for a, b in st["points"]), step=False)
+    if len(_SERIES_MEMO) > 512:
+        _SERIES_MEMO.clear()
+    _SERIES_MEMO[id(st)] = (st, series)
+    return series
+
+
 def render_stage(frame: Frame, dom_id: str) -> str:
     peers: list[StageNode] = []
     msgs: list[StageMessage] = []
@@ -299,14 +317,9 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         elif k == "link":
             cut, latency = st["cut"], st["latency_ms"]
         elif k == "series":
-            if st["chart"] == "bytes":
-                pts = tuple((float(a), float(b) / 1000) for a, b in st["points"])
-                bytes_series.append(Series(SHORT_NAMES.get(st["name"], st["name"]), pts, step=False))
-            else:
-                delay_series.append(Series(SHORT_NAMES.get(st["name"], st["name"]),
-                                           tuple((float(a), float(b)) for a, b in st["points"]), step=False))
+            (bytes_series if st["chart"] == "bytes" else delay_series).append(_series_of(st))
     now = frame.time
-    caption = (f"Link cut silently: nothing gets through" if cut
+    caption = ("Link cut silently: nothing gets through" if cut
                else f"One TCP connection \u00b7 {latency:.0f} ms one way")
     network = Network(((("client",), ("server",)) if cut else ()), links=(("client", "server"),), caption=caption)
     topo, topo_h = render_topology(peers, msgs, now, network, width=WIDTH, positions=POSITIONS, lines=2)

@@ -332,7 +332,6 @@ class WebSocketsEngine(Engine):
     entity_kinds = {"peer": PeerState, "handshake": HandshakeState, "http": HttpState, "frame": FrameState,
                     "link": LinkState, "series": SeriesState}
     metrics = {
-        "time_ms": "Virtual time in milliseconds.",
         "client_state": "The client's readyState: CONNECTING, OPEN, CLOSING or CLOSED.",
         "server_state": "The server's readyState.",
         "frames_sent": "WebSocket frames sent so far, both ways.",
@@ -389,6 +388,7 @@ class WebSocketsEngine(Engine):
         self._c_series: dict[str, Any] = {}
         self._c_frames: dict[str, tuple[int, str, bool, Entity]] = {}
         self._c_handshake: Entity | None = None
+        self._c_peers: dict[str, tuple[tuple, Entity]] = {}
         self._http_send(CLIENT, "upgrade_request", codec.head_bytes(req))
         whose = "the key typed in the parameters" if p.key else "16 fresh random bytes, base64"
         return self._frame(
@@ -425,7 +425,6 @@ class WebSocketsEngine(Engine):
                     created: float | None = None, force_unmasked: bool = False, text: bool | None = None) -> dict[str, Any]:
         key = None if (src == SERVER or force_unmasked) else self._mask_key()
         raw = codec.encode(opcode, payload, fin=fin, masking_key=key)
-        dec = codec.decode(raw)
         msg = self.net.send(self.sched, self.rng, src, OTHER[src], "frame", {"raw": raw.hex()})
         if text is None:
             text = opcode == codec.TEXT
@@ -438,7 +437,7 @@ class WebSocketsEngine(Engine):
               "opcode": opcode, "opcode_name": codec.OPCODE_NAMES[opcode], "masked": key is not None,
               "masking_key": key.hex() if key is not None else None, "payload_length": len(payload),
               "payload": shown, "payload_is_text": bool(text), "close_code": close_code, "bytes": raw.hex(),
-              "header_length": dec.header_len, "sent_at": msg.sent_at, "deliver_at": msg.deliver_at,
+              "header_length": len(raw) - len(payload), "sent_at": msg.sent_at, "deliver_at": msg.deliver_at,
               "status": "lost" if self.cut else "in_flight", "note": note,
               "_created": self.sched.now if created is None else created}
         self.frames[msg.id] = st
@@ -543,9 +542,9 @@ class WebSocketsEngine(Engine):
         kind = "text" if opcode == codec.TEXT else "binary"
         what = f'"{_short(payload.decode("utf-8", "replace"))}"' if opcode == codec.TEXT else f"{len(payload)} bytes"
         if side == CLIENT:
-            return (f"The client sends {note}, {kind} {what}, as a {len(bytes.fromhex(f['bytes']))}-byte frame, masked with "
+            return (f"The client sends {note}, {kind} {what}, as a {len(f['bytes']) // 2}-byte frame, masked with "
                     f"key {f['masking_key']} (a client masks every frame, §5.3).")
-        return (f"The server pushes {note}, {kind} {what}, as a {len(bytes.fromhex(f['bytes']))}-byte frame, unmasked "
+        return (f"The server pushes {note}, {kind} {what}, as a {len(f['bytes']) // 2}-byte frame, unmasked "
                 f"(a server never masks, §5.1); no request asked for it.")
 
     def _next_fragment(self, side: str, events: list[Event]) -> str:
@@ -843,12 +842,11 @@ class WebSocketsEngine(Engine):
 
     def _compare_words(self) -> str:
         now = self.sched.now
-        n = len(self.ws_deliveries)
         s_del = self.short.delivered_by(now)
         l_del = self.long.delivered_by(now)
         return (f"Bytes on the wire so far: WebSocket {self.total:,}, long polling {self.long.bytes_at(now):,}, "
                 f"short polling {self.short.bytes_at(now):,}; mean delay of the server's messages: WebSocket "
-                f"{_delay_words(self.ws_deliveries)}, long polling {_delay_words(l_del)}, short polling "
+                f"{_delay_words(self.ws_deliveries, self.ws_delay_sum)}, long polling {_delay_words(l_del)}, short polling "
                 f"{_delay_words(s_del)}.")
 
     def _series(self) -> list[Entity]:
@@ -878,34 +876,38 @@ class WebSocketsEngine(Engine):
                 Entity("bytes-ws", "series", {"name": "WebSocket", "chart": "bytes", "points": pts(ws_at)}),
             ]
         out = list(cache["bytes"])
-        for eid, name, ds in (("delay-short", "short polling", self.short.delivered_by(now)),
-                              ("delay-long", "long polling", self.long.delivered_by(now)),
-                              ("delay-ws", "WebSocket", self.ws_deliveries)):
+        for eid, name, all_ds, n in (
+                ("delay-short", "short polling", self.short.deliveries, self.short.delivered_count(now)),
+                ("delay-long", "long polling", self.long.deliveries, self.long.delivered_count(now)),
+                ("delay-ws", "WebSocket", self.ws_deliveries, len(self.ws_deliveries))):
             hit = cache.get(eid)
-            if hit is None or hit[0] != len(ds):
-                pts_ = [[round(c, 1), round(a - c, 1)] for c, a in ds[-POINTS:]]
-                hit = cache[eid] = (len(ds), Entity(eid, "series", {"name": name, "chart": "latency", "points": pts_}))
+            if hit is None or hit[0] != n:
+                pts_ = [[round(c, 1), round(a - c, 1)] for c, a in all_ds[max(0, n - POINTS):n]]
+                hit = cache[eid] = (n, Entity(eid, "series", {"name": name, "chart": "latency", "points": pts_}))
             out.append(hit[1])
         return out
 
     def _frame(self, narration: str, events: list[Event]) -> Frame:
         now = self.sched.now
         ents: list[Entity] = []
+        pcache = self._c_peers
         for side in (CLIENT, SERVER):
             peer = self.peers[side]
-            timer = None
-            if side == SERVER:
-                t = self.sched.timer("pong_timeout") or self.sched.timer("ping")
-                if t is not None:
-                    timer = {"kind": t.kind, "start": t.start, "deadline": t.deadline}
-            ents.append(Entity(side, "peer", {"role": side, "ready_state": peer["ready_state"],
-                                              "sent_frames": peer["sent_frames"],
-                                              "received_messages": peer["received_messages"],
-                                              "last_event": peer["last_event"], "close_code": peer["close_code"],
-                                              "timer": timer}))
+            t = (self.sched.timer("pong_timeout") or self.sched.timer("ping")) if side == SERVER else None
+            key = (peer["ready_state"], peer["sent_frames"], peer["received_messages"], peer["last_event"],
+                   peer["close_code"], None if t is None else (t.kind, t.start, t.deadline))
+            hit = pcache.get(side)
+            if hit is None or hit[0] != key:
+                timer = None if t is None else {"kind": t.kind, "start": t.start, "deadline": t.deadline}
+                hit = pcache[side] = (key, Entity(side, "peer", {
+                    "role": side, "ready_state": key[0], "sent_frames": key[1], "received_messages": key[2],
+                    "last_event": key[3], "close_code": key[4], "timer": timer}))
+            ents.append(hit[1])
         hs = self._c_handshake
         if hs is None or hs.state["status"] != self.handshake["status"]:
-            hs = self._c_handshake = Entity("handshake", "handshake", copy.deepcopy(self.handshake))
+            h = self.handshake
+            hs = self._c_handshake = Entity("handshake", "handshake", {
+                **h, "request_lines": list(h["request_lines"]), "response_lines": list(h["response_lines"])})
         ents.append(hs)
         for mid, st in self.http.items():
             ents.append(Entity(f"h{mid}", "http", dict(st)))
@@ -921,7 +923,6 @@ class WebSocketsEngine(Engine):
         ents.append(Entity("link", "link", {"latency_ms": float(self.params.latency_ms), "cut": self.cut}))  # type: ignore[attr-defined]
         ents.extend(self._series())
         metrics = {
-            "time_ms": now,
             "client_state": self.peers[CLIENT]["ready_state"],
             "server_state": self.peers[SERVER]["ready_state"],
             "frames_sent": self.frames_sent,
@@ -941,7 +942,10 @@ class WebSocketsEngine(Engine):
         hit = cache.get(eid)
         if hit is not None and hit[0] == id(st) and hit[1] == st["status"] and hit[2] == current:
             return hit[3]
-        ent = Entity(eid, "frame", {**_public(st), "current": current})
+        state = dict(st)
+        del state["_created"]
+        state["current"] = current
+        ent = Entity(eid, "frame", state)
         cache[eid] = (id(st), st["status"], current, ent)
         return ent
 
@@ -960,30 +964,23 @@ class WebSocketsEngine(Engine):
         for name, value in self.__dict__.items():
             if not name.startswith("_c_"):
                 setattr(twin, name, copy.deepcopy(value, memo))
-        twin._c_series, twin._c_frames, twin._c_handshake = {}, {}, None
+        twin._c_series, twin._c_frames, twin._c_handshake, twin._c_peers = {}, {}, None, {}
         return twin
-
-
-def _public(st: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in st.items() if not k.startswith("_")}
 
 
 def _mean(ds: list[tuple[float, float]]) -> float:
     return sum(a - c for c, a in ds) / len(ds) if ds else 0.0
 
 
-def _mean_or_none(ds: list[tuple[float, float]]) -> float | None:
-    return round(_mean(ds), 1) if ds else None
-
-
 def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 1)
 
 
-def _delay_words(ds: list[tuple[float, float]]) -> str:
+def _delay_words(ds: list[tuple[float, float]], total: float | None = None) -> str:
     if not ds:
         return "none delivered yet"
-    return f"{_mean(ds):.0f} ms over {len(ds)}"
+    mean = total / len(ds) if total is not None else _mean(ds)
+    return f"{mean:.0f} ms over {len(ds)}"
 
 
 def _short(text: str, n: int = 32) -> str:
