@@ -257,7 +257,7 @@ class Inspect(Action):
     """Open a segment on the wire: its frame, packet and segment headers, layer by layer."""
 
     type: Literal["inspect"] = "inspect"
-    segment: int = Field(ge=0, le=1_000_000, title="Segment", description="0: follow the latest segment sent.")
+    segment: int = Field(ge=0, le=1_000_000, title="Segment", description="0: follow each segment sent, one at a time.")
 
 
 TcpAction = Annotated[Union[Close, Send, Drop, Corrupt, Delay, Duplicate, SetLoss, Inspect], Field(discriminator="type")]
@@ -541,6 +541,15 @@ class TcpEngine(Engine):
         self.script_wait: list[bool] = []
         self.old_syn = False
         intro = self._setup(p)
+        # The chart follows the ends that send bulk data (three segments or more by the script).
+        planned: dict[str, int] = {}
+        for steps in self.scripts:
+            for st in steps:
+                if st.kind == "send":
+                    tid = self._tcb(st.flow, st.side).id
+                    planned[tid] = planned.get(tid, 0) + len(st.data)
+        self.charted = {tid for tid, n in planned.items() if n >= 3 * self.tcbs[tid].mss}
+        self.chart_single = len(self.charted) == 1
         for i in range(len(self.scripts)):
             self._advance_script(i, initial=True)
         self._record_series()
@@ -797,7 +806,9 @@ class TcpEngine(Engine):
             self.sched.set_timer(f"rto:{tcb.id}", tcb.rto, owner=tcb.id, kind="rto")  # RFC 6298 §5.1
         if seg.seg_len and not retrans and not probe and tcb.rtt_seq is None and end > tcb.snd_una:
             tcb.rtt_seq, tcb.rtt_time = end, now  # time this one (one at a time: Karn)
-        if not self.chosen:
+        if not self.chosen and self.inspected not in self.segs:
+            # Unless the learner chose one, the layers box shows a segment for its whole flight,
+            # then the next one sent.
             self.seg_dirty.add(self.inspected)
             self.inspected = seg.id
         self.log.append((now, tcb.id, tcb.state, seq, ack, flags, len(seg.data)))
@@ -925,7 +936,7 @@ class TcpEngine(Engine):
                     f"{_ms_words(old_rto)}, so it sends it again and doubles the RTO to {_ms_words(tcb.rto)} "
                     "(RFC 6298 §5.5).")
         repeat = tcb.timeout_seq == tcb.snd_una
-        data_sender = self._is_data(tcb)
+        data_sender = self._charted(tcb)
         if not repeat:
             tcb.ssthresh = max(flight // 2, 2 * smss)  # RFC 5681 equation (4)
         tcb.cwnd = smss  # the loss window
@@ -1259,7 +1270,7 @@ class TcpEngine(Engine):
                     r = self._emit(tcb, tcb.snd_una, ("FIN", "ACK"), retrans=True)
                 tcb.cwnd = tcb.ssthresh + 3 * smss
                 tcb.in_recovery = True
-                if self._is_data(tcb):
+                if self._charted(tcb):
                     self.marks.append((self.sched.now, "3 dup ACKs"))
                 self._output(tcb)
                 return (f"{tcb.id} receives the third duplicate ACK for {ack}: fast retransmit of {_seg_words(r)} "
@@ -1398,6 +1409,16 @@ class TcpEngine(Engine):
         for k in ("rto", "persist", "dack", "read"):
             self.sched.cancel_timer(f"{k}:{tcb.id}")
         self.sched.set_timer(f"tw:{tcb.id}", 2 * p.msl_s * 1000.0, owner=tcb.id, kind="tw")
+
+    def _charted(self, tcb: TCB) -> bool:
+        """Is this end's congestion window on the chart (it sends bulk data)?"""
+        if tcb.id in self.charted:
+            return True
+        if len(tcb.out) >= 3 * tcb.mss:
+            self.charted.add(tcb.id)
+            self.chart_single = False
+            return True
+        return False
 
     def _is_data(self, tcb: TCB) -> bool:
         """Does this end send bulk data (its congestion window is the one charted)?"""
@@ -1582,8 +1603,8 @@ class TcpEngine(Engine):
         if isinstance(action, Inspect):
             if action.segment == 0:
                 self.chosen = False
-                return self._effect("The layers box follows the latest segment sent.",
-                                    Event("inspect", "Following the latest segment."))
+                return self._effect("The layers box follows the segments sent again: each for its whole flight, then the next one sent.",
+                                    Event("inspect", "Following the segments sent."))
             if action.segment not in self.segs:
                 raise ValueError(f"Segment {action.segment} is not on the wire now.")
             self.chosen = True
@@ -1657,15 +1678,15 @@ class TcpEngine(Engine):
         for flow, (cid, sid) in self.flows.items():
             for tid in (cid, sid):
                 tcb = self.tcbs[tid]
-                if not self._is_data(tcb) or tcb.cwnd == 0:
+                if tcb.cwnd == 0 or not self._charted(tcb):
                     continue
                 if self.fairness:
-                    key = f"cwnd {flow}"
-                    self._point(key, now, tcb.cwnd / tcb.mss)
+                    self._point(f"cwnd {flow}", now, tcb.cwnd / tcb.mss)
                 else:
-                    self._point(f"cwnd {tid}", now, tcb.cwnd / tcb.mss)
-                    if tcb.ssthresh != self.params.initial_ssthresh or f"ssthresh {tid}" in self.series:
-                        self._point(f"ssthresh {tid}", now, tcb.ssthresh / tcb.mss)
+                    who = "" if self.chart_single else f" {tid}"
+                    self._point(f"cwnd{who}", now, tcb.cwnd / tcb.mss)
+                    if tcb.ssthresh != self.params.initial_ssthresh or f"ssthresh{who}" in self.series:
+                        self._point(f"ssthresh{who}", now, tcb.ssthresh / tcb.mss)
 
     def _point(self, key: str, t: float, v: float) -> None:
         pts = self.series.setdefault(key, [])
@@ -1677,7 +1698,7 @@ class TcpEngine(Engine):
             pts[-1] = [t, v]
         else:
             pts.append([t, v])
-        if len(pts) > 40:
+        if len(pts) > 30:
             del pts[0]
 
     def data_sender(self) -> TCB | None:

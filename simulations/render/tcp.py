@@ -130,9 +130,9 @@ def _endpoint_block(eid: str, state: str, una: int, nxt: int, rcv: int, cwnd: in
     ]
     out = [f'<g class="tcp-ep" transform="translate({x:.0f},{y:.0f})">',
            f'<rect class="ep-box" x="0" y="0" width="{w:.0f}" height="{EP_LINES * LINE + 10}" rx="6"/>']
-    srtt_words = f"SRTT {srtt * 1000:.0f} ms" if srtt is not None else "no RTT sample yet"
-    out.append(f"<title>{esc(eid)}: {esc(state)}; peer's window {peer_window:,}; {esc(srtt_words)}; "
-               f"{esc(phase or 'not sending data')}</title>")
+    if phase:  # what the lines do not say (a frame's bytes are budgeted)
+        srtt_words = f"SRTT {srtt * 1000:.0f} ms" if srtt is not None else "no RTT sample yet"
+        out.append(f"<title>{esc(phase)}; {esc(srtt_words)}</title>")
     for i, (ln, cls) in enumerate(lines):
         c = f' class="{cls}"' if cls else ""
         out.append(f'<text x="8" y="{19 + i * LINE}"{c}>{esc(fit(ln, w - 14, FONT))}</text>')
@@ -178,7 +178,7 @@ def _layers_box(key: tuple, y: float) -> str:
         (f"Application: {data_len} B" + (f" \u201c{payload}\u201d" if payload and data_len else ""),),
     ]
     out = [f'<g class="tcp-layers" transform="translate(0,{y:.0f})">']
-    title = f"Segment {seg_id} ({where}){'' if chosen else ', the latest sent'}"
+    title = f"Segment {seg_id} ({where}){'' if chosen else ', followed'}"
     out.append(f'<text x="8" y="16" class="layers-title">{esc(fit(title, WIDTH - 16, FONT))}</text>')
     counts = [len(h) for h in heads]
     tops = []
@@ -219,7 +219,7 @@ _HAS_CAPTION = "caption" in Network._fields
 #: At most this many segments are drawn (a frame's bytes are budgeted): the inspected one, those
 #: that will be lost, corrupted or are retransmissions, then the most recently sent. The stage's
 #: accessible name counts them all.
-MAX_DRAWN = 8
+MAX_DRAWN = 6
 
 
 def _drawn(segs: list[Entity]) -> list[Entity]:
