@@ -12,5 +12,6 @@ from simulations.engines.raft import RaftEngine
 from simulations.engines.threads_processes import ThreadsProcessesEngine
 from simulations.engines.tcp import TcpEngine
 from simulations.engines.ws_protocol import WebSocketsEngine
+from simulations.engines.locks import LocksEngine
 
-ENGINES = (RaceConditionsEngine, RaftEngine, ThreadsProcessesEngine, PaxosEngine, TcpEngine, WebSocketsEngine)
+ENGINES = (RaceConditionsEngine, RaftEngine, ThreadsProcessesEngine, PaxosEngine, TcpEngine, WebSocketsEngine, LocksEngine)

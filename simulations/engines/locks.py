@@ -748,6 +748,7 @@ class LocksEngine(Engine):
         self.stuck = False
         self.first_cycle: tuple[str, ...] = ()
         self._spurious_pending = False
+        self._graph: tuple[tuple[tuple[str, str], ...], list[tuple[str, ...]]] = ((), [])
         self.cpu = Cpu(cores=p.cores, policy="rr", quantum=p.quantum)
         if p.scenario == "peterson":
             self.prog = peterson_program(p.memory_model)
@@ -1106,7 +1107,8 @@ class LocksEngine(Engine):
         p = self.params
         if p.scenario != "peterson":
             edges = wait_for_edges(self.locks)
-            cycles = find_cycles(edges)
+            cycles = find_cycles(edges) if edges else []
+            self._graph = (tuple(edges), cycles)
             if cycles and not self.first_cycle:
                 self.first_cycle = cycles[0]
                 ring = " \u2192 ".join(cycles[0] + (cycles[0][0],))
@@ -1175,6 +1177,7 @@ class LocksEngine(Engine):
             elif op == P_AWAIT:
                 self.cs_left[i] = p.cs_length + th.extra
                 th.extra = 0
+                th.state = "in_cs"  # past the wait loop: inside the critical section
                 fj, tn = _load(before, i, j), _load(before, i, 2)
                 events.append(Event("enter", f"T{i + 1} read flag[{j}] = {fj} and turn = {tn}, so it enters the critical section.", actor=th.tid))
             if s.pcs[i] >= len(prog):
@@ -1268,23 +1271,19 @@ class LocksEngine(Engine):
         if p.scenario == "atomic":
             entities.append(Entity("mem-counter", "memory", {"name": "counter", "value": self.shared["counter"]}))
         if p.scenario != "peterson":
-            edges = wait_for_edges(self.locks)
-            cycles = find_cycles(edges)
+            edges, cycles = self._graph
             entities.append(Entity("wait-for", "wait_for", {
-                "edges": tuple(edges), "cycle": cycles[0] if cycles else (), "cycles": len(cycles),
+                "edges": edges, "cycle": cycles[0] if cycles else (), "cycles": len(cycles),
                 "conditions": _coffman(p) if p.scenario == "deadlock" else (),
             }))
-        lo = max(0, self.now - TIMELINE_TICKS)
+        lo = self.now - TIMELINE_TICKS
         for core in self.cpu.core_list:
-            segs = []
-            for tid, a, b, kind in core.segments[-TIMELINE_TICKS:]:
-                if b > lo:
-                    segs.append((tid, max(a, lo), b, kind))
+            segs = tuple((tid, a if a > lo else lo, b, kind) for tid, a, b, kind in core.segments[-TIMELINE_TICKS:] if b > lo)
             running = core.running
             th = self.by_id.get(running) if running else None
             activity = "idle" if th is None else {"spinning": "spin", "in_cs": "cs"}.get(th.state, "run")
             entities.append(Entity(f"core-{core.index + 1}", "core", {
-                "index": core.index + 1, "thread": running, "activity": activity, "segments": tuple(segs)}))
+                "index": core.index + 1, "thread": running, "activity": activity, "segments": segs}))
         metrics: dict[str, Any] = {
             "time": self.now,
             "cpu_spent_spinning": self.spin_ticks,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulations.engines.base import Engine, Frame
-from simulations.render import generic, paxos, race_conditions, raft, tcp, threads_processes, ws_protocol
+from simulations.render import generic, locks, paxos, race_conditions, raft, tcp, threads_processes, ws_protocol
 from simulations.render.generic import format_value
 
 __all__ = ["GENERIC", "STAGES", "Stage", "format_value", "installed", "stage_for"]
@@ -44,6 +44,7 @@ STAGES: dict[str, Stage] = {
     "tcp": Stage(tcp.render_stage),
     "paxos": Stage(paxos.render_stage),
     "websockets": Stage(ws_protocol.render_stage),
+    "locks": Stage(locks.render_stage, locks.render_analysis),
 }
 
 

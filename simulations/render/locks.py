@@ -35,7 +35,7 @@ FONT = legible_font(WIDTH)  # 16
 GAP = 12
 LINE = 22
 TL_ROW = 24
-TL_LEFT = 66
+TL_LEFT = 64
 TL_TICKS = 24
 
 GLYPH = {"running": "\u25b6", "in_cs": "\u25a0", "spinning": "\u21bb", "blocked": "\u2016", "sleeping": "z",
@@ -66,17 +66,18 @@ def _thread_line(name: str, state: str, op: str, holds: tuple[str, ...], waiting
     if waiting_for and state in ("blocked", "spinning"):
         tail.append(f"on {waiting_for}")
     detail = " \u00b7 ".join(x for x in (WORD.get(state, state), where, op, *tail) if x)
+    shown = fit(detail, WIDTH - 70, FONT)
+    tip = f"<title>{escape(name + ': ' + detail)}</title>" if shown != detail else ""  # cut: the whole on hover
     return (
-        f'<g class="lk-thread st-{state}" transform="translate(0,{num(y)})">'
-        f'<text class="lk-glyph" x="10" y="16">{GLYPH.get(state, "?")}</text>'
-        f'<text class="lk-tname" x="30" y="16" font-weight="600">{escape(name)}</text>'
-        f'<text class="lk-tdetail" x="62" y="16">{escape(fit(detail, WIDTH - 70, FONT))}</text>'
-        f"<title>{escape(name + ': ' + detail)}</title></g>"
+        f'<g class="st-{state}" transform="translate(0,{num(y)})">{tip}'
+        f'<text class="lk-glyph" x="10">{GLYPH.get(state, "?")}</text>'
+        f'<text x="30" font-weight="600">{escape(name)}</text>'
+        f'<text class="lk-tdetail" x="62">{escape(shown)}</text></g>'
     )
 
 
 def _threads(threads: Sequence[Entity], y: float) -> tuple[str, float]:
-    out = [f'<g class="lk-threads" transform="translate(0,{num(y)})">']
+    out = [f'<g class="lk-threads" transform="translate(0,{num(y + 16)})">']
     for i, e in enumerate(threads):
         s = e.state
         out.append(_thread_line(s["name"], s["state"], s["op"], tuple(s["holds"]), s["waiting_for"], s["core"], i * LINE))
@@ -234,44 +235,63 @@ def _peterson(memory: Sequence[Entity], buffers: Sequence[Entity], y: float) -> 
 # --------------------------------------------------------------------------- the core timeline
 
 
-@lru_cache(maxsize=512)
-def _core_row(index: int, segments: tuple[tuple[str, int, int, str], ...], lo: int, activity: str, thread: str | None,
-              y: float) -> str:
-    span = WIDTH - TL_LEFT - 8
-    px = span / TL_TICKS
-    out = [f'<g class="tl-core" transform="translate(0,{num(y)})">', _txt(8, 17, f"core {index}", "tl-label")]
-    out.append(f'<rect class="tl-lane" x="{TL_LEFT}" y="2" width="{num(span)}" height="20" fill="#f1f5f9"/>')
+TL_PX = 15  # one tick, in units: 24 ticks fill 360 of the 432
+
+
+@lru_cache(maxsize=1024)
+def _core_row(index: int, segments: tuple[tuple[str, int, int, str], ...], lo: int, spin_fill: str, y: float) -> str:
+    """One core's lane: work as a thin bar, critical sections as tall blocks, spinning as a
+    zigzag-patterned block; each kind one <path>, so a busy lane is a few elements. Threads'
+    names on the blocks three ticks or longer."""
+    px = TL_PX
+    d: dict[str, list[str]] = {"run": [], "cs": [], "spin": []}
+    names = []
     for tid, a, b, kind in segments:
         x0 = TL_LEFT + (a - lo) * px
         w = (b - a) * px
         if kind == "spin":
-            zig = "".join(f"l{num(px / 2)},{'-12' if k % 2 == 0 else '12'}" for k in range(2 * (b - a)))
-            out.append(f'<path class="tl-spin" d="M{num(x0)},18{zig}" fill="none" stroke="#b45309" stroke-width="2.5"><title>{escape(tid)} spins</title></path>')
+            d["spin"].append(f"M{x0},3h{w}v18h-{w}z")
         elif kind == "cs":
-            out.append(f'<rect class="tl-cs" x="{num(x0)}" y="2" width="{num(w)}" height="20" fill="#1d4ed8"><title>{escape(tid)} in its critical section</title></rect>')
+            d["cs"].append(f"M{x0},3h{w}v18h-{w}z")
         else:
-            out.append(f'<rect class="tl-run" x="{num(x0)}" y="8" width="{num(w)}" height="8" fill="#64748b"><title>{escape(tid)} runs</title></rect>')
-        if w >= 40:
-            # The thread's name on its block, on a white chip so it reads on every shape.
-            out.append(f'<rect class="tl-chip" x="{num(x0 + w / 2 - 12)}" y="4" width="24" height="16" rx="3" fill="#ffffff"/>')
-            out.append(_txt(x0 + w / 2, 17, tid, "tl-tid", "middle"))
+            d["run"].append(f"M{x0},8h{w}v8h-{w}z")
+        if b - a >= 3:
+            names.append((x0 + w / 2, tid))
+    out = [f'<g class="tl-core" transform="translate(0,{num(y)})">']
+    out.append(f'<text class="tl-label" x="8" y="17">core {index}</text>')
+    out.append(f'<rect class="tl-lane" x="{TL_LEFT}" y="2" width="{TL_TICKS * px}" height="20" fill="#f1f5f9"/>')
+    if d["run"]:
+        out.append(f'<path class="tl-run" d="{"".join(d["run"])}" fill="#64748b"/>')
+    if d["cs"]:
+        out.append(f'<path class="tl-cs" d="{"".join(d["cs"])}" fill="#1d4ed8"/>')
+    if d["spin"]:
+        out.append(f'<path class="tl-spinblock" d="{"".join(d["spin"])}" fill="url(#{spin_fill})" stroke="#b45309"/>')
+    for cx, tid in names:
+        out.append(f'<rect class="tl-chip" x="{num(cx - 12)}" y="4" width="24" height="16" rx="3" fill="#fff"/>'
+                   f'<text x="{num(cx)}" y="17" text-anchor="middle">{escape(tid)}</text>')
     out.append("</g>")
     return "".join(out)
 
 
-def _timeline(cores: Sequence[Entity], now: float, y: float) -> tuple[str, float]:
+def _timeline(cores: Sequence[Entity], now: float, y: float, dom_id: str) -> tuple[str, float]:
     hi = int(now)
     lo = max(0, hi - TL_TICKS)
+    spin_fill = f"{dom_id}-spin"
     out = [f'<g class="tl" transform="translate(0,{num(y)})">',
+           # The zigzag that fills spinning blocks (an id per stage: several may share a page).
+           f'<defs><pattern id="{escape(spin_fill)}" width="{TL_PX}" height="18" patternUnits="userSpaceOnUse">'
+           f'<rect width="{TL_PX}" height="18" fill="#fff7ed"/>'
+           f'<path class="tl-spin" d="M0,16l3.75,-14l3.75,14l3.75,-14l3.75,14" fill="none" stroke="#b45309" stroke-width="2"/></pattern></defs>',
            _txt(8, 16, f"cores, ticks {lo}\u2013{lo + TL_TICKS}", "lk-caption", weight="600")]
     # The legend: the three shapes and their words.
     out.append('<g class="tl-legend" transform="translate(200,4)">'
                '<rect class="tl-run" x="0" y="6" width="14" height="6" fill="#64748b"/><text x="18" y="15">work</text>'
                '<rect class="tl-cs" x="66" y="0" width="14" height="16" fill="#1d4ed8"/><text x="84" y="15">CS</text>'
-               '<path class="tl-spin" d="M120,14l3.5,-10l3.5,10l3.5,-10l3.5,10" fill="none" stroke="#b45309" stroke-width="2"/><text x="138" y="15">spin</text></g>')
+               f'<rect class="tl-spinblock" x="120" y="0" width="15" height="16" fill="url(#{escape(spin_fill)})" stroke="#b45309"/>'
+               '<text x="140" y="15">spin</text></g>')
     for i, e in enumerate(cores):
         s = e.state
-        out.append(_core_row(s["index"], tuple(tuple(x) for x in s["segments"]), lo, s["activity"], s["thread"], 24 + i * TL_ROW))
+        out.append(_core_row(s["index"], s["segments"], lo, escape(spin_fill), 24 + i * TL_ROW))
     out.append("</g>")
     return "".join(out), 24 + len(cores) * TL_ROW + 4
 
@@ -340,7 +360,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
             part, h = _coffman(wf.state["conditions"], y)
             parts.append(part)
             y += h + 4
-    part, h = _timeline(cores, frame.time, y)
+    part, h = _timeline(cores, frame.time, y, dom_id)
     parts.append(part)
     y += h
     busy = ", ".join(f"{e.id} {WORD.get(e.state['state'], e.state['state'])}" for e in threads)
