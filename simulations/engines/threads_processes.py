@@ -310,6 +310,8 @@ class ThreadsProcessesEngine(Engine):
         self._pending: list[str] = []
         self._pending_events: list[Event] = []
         self._done = False
+        self._entities: dict[Any, tuple[tuple, Entity]] = {}
+        self._mem_version = 0
         intro = getattr(self, "_setup_" + p.scenario)(p)
         events: list[Event] = []
         self._settle(events)
@@ -330,6 +332,7 @@ class ThreadsProcessesEngine(Engine):
         return pid
 
     def _alloc(self, value: int) -> int:
+        self._mem_version += 1
         f = self.next_frame
         self.next_frame += 1
         self.frames[f] = value
@@ -352,6 +355,7 @@ class ThreadsProcessesEngine(Engine):
         return tid
 
     def _free_pages(self, proc: dict[str, Any], use: str | None = None) -> None:
+        self._mem_version += 1
         keep = []
         for pg in proc["pages"]:
             if use is None or pg["use"] == use:
@@ -441,7 +445,7 @@ class ThreadsProcessesEngine(Engine):
         a = self._process("process A", heap=1)
         b = self._process("process B", heap=1)
         f = self._alloc(0)
-        self.refs[f] = 2
+        self.refs[f] = 2  # (the _alloc above bumped the memory version)
         for pid in (a, b):
             self.procs[pid]["pages"].append({"page": 50, "frame": f, "cow": False, "use": "shm"})
         self._thread("A1", a, [["cpu", 1, "computing"], ["read", 50], ["cpu", 2, "adding 1"], ["write", 50, "+1"],
@@ -493,6 +497,8 @@ class ThreadsProcessesEngine(Engine):
         self.frames, self.refs, self.next_frame, self.copies, self.channels = {}, {}, 1, 0, {}
         self.arrivals, self.wakes, self.requests, self.tasks, self.task_changes = [], [], [], [], []
         self.speedups, self._wseq, self._pending, self._pending_events, self._done = [], 0, [], [], False
+        self._entities = {}
+        self._mem_version = 0
 
     def _setup_web_server(self, p: TPParams) -> str:
         pid = self._process("web server", heap=2)
@@ -892,6 +898,7 @@ class ThreadsProcessesEngine(Engine):
         return self.frames[self._page(proc, page)["frame"]]
 
     def _write(self, tid: str, page: int, value: Any) -> str:
+        self._mem_version += 1
         th = self.threads[tid]
         proc = self.procs[th["pid"]]
         pg = self._page(proc, page)
@@ -921,6 +928,7 @@ class ThreadsProcessesEngine(Engine):
         return f"{who} writes {value} to page {page}.{note}"
 
     def _fork(self, tid: str, script: str, events: list[Event]) -> str:
+        self._mem_version += 1
         th = self.threads[tid]
         parent = self.procs[th["pid"]]
         child = self._process("worker" if script == "worker" else "child", parent=parent["pid"], heap=0)
@@ -1145,28 +1153,50 @@ class ThreadsProcessesEngine(Engine):
 
     def _frame(self, narration: str, events: list[Event]) -> Frame:
         ents: list[Entity] = []
+        cache = self._entities
+        now = self.now
         for core in self.cpu.core_list:
-            segs = [[s[0], s[1], min(s[2], max(self.now, s[1])), s[3]] for s in core.segments[-SEGMENTS_SHOWN:]]
-            ents.append(Entity(f"core{core.index + 1}", "core", {
-                "running": core.running, "switching_to": core.switching_to, "segments": segs}))
+            segments = core.segments
+            last = segments[-1] if segments else None
+            key = (len(segments), last and tuple(last), min(now, last[2]) if last else 0, core.running, core.switching_to)
+            ck = ("core", core.index)
+            hit = cache.get(ck)
+            if hit is None or hit[0] != key:
+                segs = [[s[0], s[1], min(s[2], max(now, s[1])), s[3]] for s in segments[-SEGMENTS_SHOWN:]]
+                hit = cache[ck] = (key, Entity(f"core{core.index + 1}", "core", {
+                    "running": core.running, "switching_to": core.switching_to, "segments": segs}))
+            ents.append(hit[1])
+        # An entity is rebuilt only when what it shows changed: frames share the rest (cheaper to
+        # build, and the stage caches what it drew for an entity it has seen).
         for tid in self.order:
             th = self.threads[tid]
             c = th["cpu"]
-            ents.append(Entity(tid, "thread", {
-                "process": th["pid"], "state": c.state,
-                "arrival": c.arrival if c.state != "new" else self._arrival_of(tid), "first_run": c.first_run,
-                "completion": c.completion, "remaining": max(0, c.remaining), "length": c.length,
-                "priority": c.priority, "core": c.core, "doing": th["doing"],
-            }))
+            arrival = c.arrival if c.state != "new" else self._arrival_of(tid)
+            key = (c.state, arrival, c.first_run, c.completion, c.remaining, c.core, th["doing"])
+            hit = cache.get(tid)
+            if hit is None or hit[0] != key:
+                hit = cache[tid] = (key, Entity(tid, "thread", {
+                    "process": th["pid"], "state": c.state, "arrival": arrival, "first_run": c.first_run,
+                    "completion": c.completion, "remaining": max(0, c.remaining), "length": c.length,
+                    "priority": c.priority, "core": c.core, "doing": th["doing"],
+                }))
+            ents.append(hit[1])
+        refs, frames = self.refs, self.frames
         for pid, proc in self.procs.items():
-            pages = [{"page": pg["page"], "frame": pg["frame"], "shared": self.refs.get(pg["frame"], 0) > 1,
-                      "cow": pg["cow"], "value": self.frames.get(pg["frame"], 0), "use": pg["use"]}
-                     for pg in proc["pages"]]
-            ents.append(Entity(f"pid{pid}", "process", {
-                "pid": pid, "parent": proc["parent"], "name": proc["name"], "pages": pages,
-                "exit_status": proc["exit_status"], "killed_by": proc["killed_by"],
-                "fork_return": proc["fork_return"], "threads": list(proc["threads"]),
-            }))
+            # Pages change only through _alloc, _free_pages, _write and _fork, which bump the version.
+            key = (self._mem_version, proc["exit_status"], proc["killed_by"], proc["fork_return"], len(proc["threads"]))
+            hit = cache.get(pid)
+            if hit is None or hit[0] != key:
+                pages = tuple((pg["page"], pg["frame"], refs.get(pg["frame"], 0) > 1, pg["cow"],
+                               frames.get(pg["frame"], 0), pg["use"]) for pg in proc["pages"])
+                hit = cache[pid] = (key, Entity(f"pid{pid}", "process", {
+                    "pid": pid, "parent": proc["parent"], "name": proc["name"],
+                    "pages": [{"page": a, "frame": b, "shared": c, "cow": d, "value": e, "use": f}
+                              for a, b, c, d, e, f in pages],
+                    "exit_status": proc["exit_status"], "killed_by": proc["killed_by"],
+                    "fork_return": proc["fork_return"], "threads": list(proc["threads"]),
+                }))
+            ents.append(hit[1])
         for name, ch in self.channels.items():
             ents.append(Entity(name, "channel", {
                 "type": ch["type"], "src": ch["src"], "dst": ch["dst"], "capacity": ch["capacity"],
@@ -1184,10 +1214,18 @@ class ThreadsProcessesEngine(Engine):
                     state = "ready"  # its I/O is done: runnable, whether or not the loop gets to it
                 ents.append(Entity(f"task{i + 1}", "task", {"loop": "E", "state": state, "wakes_at": st["wakes_at"]}))
         for i, r in enumerate(self.requests):
-            ents.append(Entity(f"req{i + 1}", "request", {"arrival": r["arrival"], "started": r["started"],
-                                                         "served": r["served"], "thread": r["thread"]}))
-        for n, a, m in self.speedups:
-            ents.append(Entity(f"n{n}", "speedup", {"cores": n, "amdahl": a, "measured": m}))
+            key = (r["started"], r["served"], r["thread"])
+            hit = cache.get(("req", i))
+            if hit is None or hit[0] != key:
+                hit = cache[("req", i)] = (key, Entity(f"req{i + 1}", "request", {
+                    "arrival": r["arrival"], "started": r["started"], "served": r["served"], "thread": r["thread"]}))
+            ents.append(hit[1])
+        if self.speedups:
+            hit = cache.get("speedups")
+            if hit is None:
+                hit = cache["speedups"] = ((), tuple(Entity(f"n{n}", "speedup", {"cores": n, "amdahl": a, "measured": m})
+                                                     for n, a, m in self.speedups))
+            ents.extend(hit[1])
         return Frame(self.index, float(self.now), tuple(ents), self._metrics(), tuple(events), narration, self._done)
 
     def _arrival_of(self, tid: str) -> int | None:

@@ -8,7 +8,9 @@ One top-level <svg id=dom_id>, 432 units wide with no text under 16 units (12 px
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
+from typing import Any
 from simulations.engines.base import Entity, Frame
 from simulations.render import timeline
 from simulations.render.chart import Series, render_chart
@@ -30,19 +32,24 @@ def _colour_map(threads: list[Entity]) -> dict[str, int]:
 
 
 def _lanes(cores: list[Entity], colours: dict[str, int]) -> list[Lane]:
-    lanes = []
-    for c in cores:
-        bars = []
-        for tid, start, end, kind in c.state["segments"]:
-            if end <= start:
-                continue
-            if kind == "switch":
-                bars.append(Bar(start, end, "", "switch", 0, f"context switch to {tid}, {start}-{end}"))
-            else:
-                bars.append(Bar(start, end, tid, kind, colours.get(tid, 0), f"{tid} ran {start}-{end}"))
-        running = c.state["running"] or (f"\u2192{c.state['switching_to']}" if c.state["switching_to"] else "idle")
-        lanes.append(Lane(f"core {c.id[4:]}", tuple(bars), running))
-    return lanes
+    cmap = tuple(colours.items())
+    return [_lane(c.id, tuple(map(tuple, c.state["segments"])), c.state["running"], c.state["switching_to"], cmap)
+            for c in cores]
+
+
+@lru_cache(maxsize=1024)
+def _lane(cid: str, segments: tuple, running: str | None, switching: str | None, cmap: tuple) -> Lane:
+    colours = dict(cmap)
+    bars = []
+    for tid, start, end, kind in segments:
+        if end <= start:
+            continue
+        if kind == "switch":
+            bars.append(Bar(start, end, "", "switch", 0, f"context switch to {tid}, {start}-{end}"))
+        else:
+            bars.append(Bar(start, end, tid, kind, colours.get(tid, 0), f"{tid} ran {start}-{end}"))
+    note = running or (f"\u2192{switching}" if switching else "idle")
+    return Lane(f"core {cid[4:]}", tuple(bars), note)
 
 
 def _t_range(cores: list[Entity], now: float) -> tuple[float, float]:
@@ -54,70 +61,101 @@ def _t_range(cores: list[Entity], now: float) -> tuple[float, float]:
 
 
 def _thread_rows(threads: list[Entity], y: float, colours: dict[str, int]) -> tuple[str, float]:
-    out = [f'<g class="tp-threads" font-size="{FONT}">',
-           f'<text x="4" y="{y + 16:.0f}" font-weight="600">threads</text>',
-           f'<text x="428" y="{y + 16:.0f}" text-anchor="end" fill="#475569">arr / 1st / done</text>']
-    y += ROW + 2
+    out = [f'<g class="tp-threads" font-size="{FONT}" transform="translate(0,{y:.0f})">', _THREADS_HEAD]
+    ty = ROW + 2.0
     for e in threads[:MAX_THREADS]:
         st = e.state
-        k = colours[e.id] % len(timeline.COLOURS)
-        state = st["state"]
-        times = " / ".join("\u2013" if v is None else str(v) for v in (st["arrival"], st["first_run"], st["completion"]))
-        hollow = ' fill-opacity="0.2" stroke-dasharray="3 2"' if state in ("blocked", "done") else ""
-        shape = (f'<rect x="4" y="{y + 3:.0f}" width="16" height="16" rx="3" fill="{timeline.COLOURS[k]}"'
-                 f'{hollow} stroke="{timeline.COLOURS[k]}" stroke-width="2"/>')
-        doing = fit(f"{STATE_GLYPH.get(state, '')} {state}: {st['doing']}", 250, FONT)
-        out.append(
-            f'<g class="tp-thread tp-{escape(state)}"><title>{escape(e.id)} in pid {st["process"]}: {escape(state)}, '
-            f'{st["remaining"]} of {st["length"]} ticks left</title>{shape}'
-            f'<text x="26" y="{y + 17:.0f}" font-weight="600">{escape(e.id)}</text>'
+        out.append(_thread_row(e.id, st["state"], st["doing"], st["arrival"], st["first_run"], st["completion"],
+                               st["process"], st["remaining"], st["length"], colours[e.id], ty))
+        ty += ROW
+    if len(threads) > MAX_THREADS:
+        out.append(f'<text x="26" y="{ty + 17:.0f}" fill="#475569">and {len(threads) - MAX_THREADS} more</text>')
+        ty += ROW
+    out.append("</g>")
+    return "".join(out), y + ty
+
+
+_THREADS_HEAD = ('<text x="4" y="16" font-weight="600">threads</text>'
+                 '<text x="428" y="16" text-anchor="end" fill="#475569">arr / 1st / done</text>')
+
+
+@lru_cache(maxsize=2048)
+def _thread_row(tid: str, state: str, doing_text: str, arrival, first_run, completion, pid: int, remaining: int,
+                length: int, colour: int, y: float) -> str:
+    k = colour % len(timeline.COLOURS)
+    times = " / ".join("\u2013" if v is None else str(v) for v in (arrival, first_run, completion))
+    hollow = ' fill-opacity="0.2" stroke-dasharray="3 2"' if state in ("blocked", "done") else ""
+    shape = (f'<rect x="4" y="{y + 3:.0f}" width="16" height="16" rx="3" fill="{timeline.COLOURS[k]}"'
+             f'{hollow} stroke="{timeline.COLOURS[k]}" stroke-width="2"/>')
+    doing = fit(f"{STATE_GLYPH.get(state, '')} {state}: {doing_text}", 250, FONT)
+    return (f'<g class="tp-thread tp-{escape(state)}"><title>{escape(tid)} in pid {pid}: {escape(state)}, '
+            f'{remaining} of {length} ticks left</title>{shape}'
+            f'<text x="26" y="{y + 17:.0f}" font-weight="600">{escape(tid)}</text>'
             f'<text x="62" y="{y + 17:.0f}">{escape(doing)}</text>'
             f'<text x="428" y="{y + 17:.0f}" text-anchor="end" fill="#334155">{escape(times)}</text></g>')
-        y += ROW
-    if len(threads) > MAX_THREADS:
-        out.append(f'<text x="26" y="{y + 17:.0f}" fill="#475569">and {len(threads) - MAX_THREADS} more</text>')
-        y += ROW
-    out.append("</g>")
-    return "".join(out), y
 
 
 def _process_boxes(procs: list[Entity], y: float) -> tuple[str, float]:
-    out = ['<g class="tp-procs" font-size="16">']
+    out = [f'<g class="tp-procs" font-size="16" transform="translate(0,{y:.0f})">']
+    py = 0.0
     for e in procs:
         st = e.state
-        status = ("running" if st["exit_status"] is None
-                  else f"killed by {st['killed_by']}" if st["killed_by"] else f"exited {st['exit_status']}")
-        fr = "" if st["fork_return"] is None else f", fork()={st['fork_return']}"
-        parent = "" if st["parent"] is None else f" (child of {st['parent']})"
-        head = fit(f"pid {st['pid']} {st['name']}{parent}: {status}{fr}", 424, 16)
-        cls = "tp-proc tp-dead" if st["exit_status"] is not None else "tp-proc"
-        out.append(f'<g class="{cls}"><text x="4" y="{y + 16:.0f}" font-weight="600">{escape(head)}</text>')
-        y += ROW
-        px = 4.0
-        for pg in st["pages"]:
-            label = f"{'s' + pg['use'][6:] if pg['use'].startswith('stack') else pg['page']}:{pg['value']}"
-            w = max(44.0, text_width(label, 16) + 10)
-            if px + w > 428:
-                px = 4.0
-                y += 34
-            dash = ' stroke-dasharray="4 3"' if pg["cow"] else ""
-            sw = "3" if pg["shared"] else "1.5"
-            fill = "#fef3c7" if pg["cow"] else "#e0f2fe" if pg["shared"] else "#f1f5f9"
-            marks = ", ".join(m for m, on in (("shared", pg["shared"]), ("copy-on-write", pg["cow"])) if on)
-            out.append(
-                f'<g class="tp-page{" tp-cow" if pg["cow"] else ""}{" tp-shared" if pg["shared"] else ""}">'
-                f'<title>{escape(pg["use"])} page {pg["page"]} in frame {pg["frame"]}{": " + marks if marks else ""}; '
-                f'holds {escape(str(pg["value"]))}</title>'
-                f'<rect x="{px:.0f}" y="{y + 2:.0f}" width="{w:.0f}" height="28" rx="3" fill="{fill}" stroke="#334155" '
-                f'stroke-width="{sw}"{dash}/><text x="{px + w / 2:.0f}" y="{y + 21:.0f}" text-anchor="middle">'
-                f'{escape(label)}</text></g>')
-            px += w + 4
-        if not st["pages"]:
-            out.append(f'<text x="4" y="{y + 20:.0f}" fill="#475569">no pages (freed)</text>')
-        y += 36
-        out.append("</g>")
-    out.append(f'<text x="4" y="{y + 14:.0f}" fill="#475569" font-size="16">dashed: copy-on-write; thick: shared frame</text>')
-    y += ROW
+        seen = _SEEN.get(id(st))
+        if seen is not None and seen[0] is st:  # the engine reused an unchanged entity
+            box, h = seen[1]
+        else:
+            pages = tuple((pg["page"], pg["frame"], pg["shared"], pg["cow"], pg["value"], pg["use"]) for pg in st["pages"])
+            box, h = _process_box(st["pid"], st["parent"], st["name"], st["exit_status"], st["killed_by"],
+                                  st["fork_return"], pages)
+            if len(_SEEN) > 512:
+                _SEEN.clear()
+            _SEEN[id(st)] = (st, (box, h))
+        out.append(f'<g transform="translate(0,{py:.0f})">{box}</g>')
+        py += h
+    out.append(_PAGES_KEY.format(y=py + 14))
+    py += ROW
+    out.append("</g>")
+    return "".join(out), y + py
+
+
+#: id(state) -> (state, drawing) for process entities seen lately: an entity the engine reused
+#: unchanged is drawn again without reading its pages (the `is` check makes a reused id harmless).
+_SEEN: dict[int, tuple[Any, tuple[str, float]]] = {}
+_PAGES_KEY = '<text x="4" y="{y:.0f}" fill="#475569" font-size="16">dashed: copy-on-write; thick: shared frame</text>'
+
+
+@lru_cache(maxsize=1024)
+def _process_box(pid: int, parent, name: str, exit_status, killed_by, fork_return, pages: tuple) -> tuple[str, float]:
+    status = ("running" if exit_status is None
+              else f"killed by {killed_by}" if killed_by else f"exited {exit_status}")
+    fr = "" if fork_return is None else f", fork()={fork_return}"
+    parent_text = "" if parent is None else f" (child of {parent})"
+    head = fit(f"pid {pid} {name}{parent_text}: {status}{fr}", 424, 16)
+    cls = "tp-proc tp-dead" if exit_status is not None else "tp-proc"
+    out = [f'<g class="{cls}"><text x="4" y="16" font-weight="600">{escape(head)}</text>']
+    y = float(ROW)
+    px = 4.0
+    for page, frame, shared, cow, value, use in pages:
+        label = f"{'s' + use[6:] if use.startswith('stack') else page}:{value}"
+        w = max(44.0, text_width(label, 16) + 10)
+        if px + w > 428:
+            px = 4.0
+            y += 34
+        dash = ' stroke-dasharray="4 3"' if cow else ""
+        sw = "3" if shared else "1.5"
+        fill = "#fef3c7" if cow else "#e0f2fe" if shared else "#f1f5f9"
+        marks = ", ".join(m for m, on in (("shared", shared), ("copy-on-write", cow)) if on)
+        out.append(
+            f'<g class="tp-page{" tp-cow" if cow else ""}{" tp-shared" if shared else ""}">'
+            f'<title>{escape(use)} page {page} in frame {frame}{": " + marks if marks else ""}; '
+            f'holds {escape(str(value))}</title>'
+            f'<rect x="{px:.0f}" y="{y + 2:.0f}" width="{w:.0f}" height="28" rx="3" fill="{fill}" stroke="#334155" '
+            f'stroke-width="{sw}"{dash}/><text x="{px + w / 2:.0f}" y="{y + 21:.0f}" text-anchor="middle">'
+            f'{escape(label)}</text></g>')
+        px += w + 4
+    if not pages:
+        out.append(f'<text x="4" y="{y + 20:.0f}" fill="#475569">no pages (freed)</text>')
+    y += 36
     out.append("</g>")
     return "".join(out), y
 
@@ -194,7 +232,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     now = frame.time
     parts = [timeline.defs()]
     tl, h = render_timeline(_lanes(cores, colours), width=WIDTH, t_range=_t_range(cores, now), now=now,
-                            caption=f"cores over time (tick {now:g})", t_unit="ticks")
+                            caption="cores over time (red dashes: now)", t_unit="ticks")
     parts.append(tl)
     y = h + 4
     parts.append(f'<text x="4" y="{y + 14:.0f}" font-size="16" fill="#475569">hatched: context switch</text>')

@@ -17,6 +17,7 @@ by `defs()` (call it once in the stage's <svg>, ids are prefixed "tl-").
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from html import escape
 from typing import NamedTuple
 
@@ -59,6 +60,7 @@ def timeline_height(lanes: int, caption: bool = True) -> float:
     return (22 if caption else 0) + lanes * (LANE_H + GAP) + AXIS_H
 
 
+@lru_cache(maxsize=4096)
 def _bar(b: Bar, x0: float, sx: float, y: float, font: float) -> str:
     x = x0 + b.start * sx
     w = max(1.5, (b.end - b.start) * sx)
@@ -106,32 +108,48 @@ def render_timeline(
     plot_w = width - LABEL_W - 8
     sx = plot_w / (t1 - t0)
     x0 = LABEL_W - t0 * sx
-    out = [f'<g class="timeline" transform="translate({num(x)},{num(y)})" font-size="{num(font)}" fill="#0f172a">']
-    top = 0.0
-    if caption:
-        out.append(f'<text class="tl-caption" x="4" y="16" font-weight="600">{escape(caption)}</text>')
-        top = 22
+    top = 22.0 if caption else 0.0
+    out = [_chrome(x, y, width, font, caption, tuple(lane.label for lane in lanes), t0, t1, t_unit)]
     for i, lane in enumerate(lanes):
         ly = top + i * (LANE_H + GAP)
-        out.append(f'<rect class="tl-lane" x="{LABEL_W}" y="{ly:.1f}" width="{plot_w:.1f}" height="{LANE_H}" fill="#f8fafc" stroke="#cbd5e1"/>')
-        out.append(f'<text class="tl-label" x="4" y="{ly + LANE_H / 2 + font * 0.35:.1f}">{escape(lane.label)}</text>')
         for b in lane.bars:
             if b.end <= t0 or b.start >= t1:
                 continue
-            out.append(_bar(b._replace(start=max(b.start, t0), end=min(b.end, t1)), x0, sx, ly, font))
+            if b.start < t0 or b.end > t1:
+                b = b._replace(start=max(b.start, t0), end=min(b.end, t1))
+            out.append(_bar(b, x0, sx, ly, font))
         if lane.note and not lane.bars:
             out.append(f'<text x="{LABEL_W + 6}" y="{ly + LANE_H / 2 + font * 0.35:.1f}" fill="#475569">{escape(lane.note)}</text>')
     axis_y = top + len(lanes) * (LANE_H + GAP)
-    ticks = nice_ticks(t0, t1, 4, integer=True)
-    for j, t in enumerate(ticks):
-        tx = x0 + t * sx
-        label = f"{t:g}" + (f" {t_unit}" if j == len(ticks) - 1 and t_unit else "")
-        anchor = "end" if tx + text_width(label, font) / 2 > width else "middle"
-        out.append(f'<line x1="{tx:.1f}" y1="{axis_y - GAP:.1f}" x2="{tx:.1f}" y2="{axis_y:.1f}" stroke="#94a3b8"/>'
-                   f'<text x="{tx:.1f}" y="{axis_y + font:.1f}" text-anchor="{anchor}" fill="#475569">{escape(label)}</text>')
     if now is not None and t0 <= now <= t1:
         nx = x0 + now * sx
         out.append(f'<line class="tl-now" x1="{nx:.1f}" y1="{top:.1f}" x2="{nx:.1f}" y2="{axis_y - GAP:.1f}" '
                    f'stroke="#b42318" stroke-width="2" stroke-dasharray="4 3"/>')
     out.append("</g>")
     return "".join(out), timeline_height(len(lanes), bool(caption))
+
+
+@lru_cache(maxsize=256)
+def _chrome(x: float, y: float, width: float, font: float, caption: str, labels: tuple[str, ...],
+            t0: float, t1: float, t_unit: str) -> str:
+    """The opening, caption, lanes and time axis: the same for many frames."""
+    plot_w = width - LABEL_W - 8
+    sx = plot_w / (t1 - t0)
+    x0 = LABEL_W - t0 * sx
+    out = [f'<g class="timeline" transform="translate({num(x)},{num(y)})" font-size="{num(font)}" fill="#0f172a">']
+    top = 0.0
+    if caption:
+        out.append(f'<text class="tl-caption" x="4" y="16" font-weight="600">{escape(caption)}</text>')
+        top = 22
+    for i, label in enumerate(labels):
+        ly = top + i * (LANE_H + GAP)
+        out.append(f'<rect class="tl-lane" x="{LABEL_W}" y="{ly:.1f}" width="{plot_w:.1f}" height="{LANE_H}" fill="#f8fafc" stroke="#cbd5e1"/>')
+        out.append(f'<text class="tl-label" x="4" y="{ly + LANE_H / 2 + font * 0.35:.1f}">{escape(label)}</text>')
+    axis_y = top + len(labels) * (LANE_H + GAP)
+    for j, t in enumerate(nice_ticks(t0, t1, 4, integer=True)):
+        tx = x0 + t * sx
+        label = f"{t:g}" + (f" {t_unit}" if j == len(nice_ticks(t0, t1, 4, integer=True)) - 1 and t_unit else "")
+        anchor = "end" if tx + text_width(label, font) / 2 > width else "middle"
+        out.append(f'<line x1="{tx:.1f}" y1="{axis_y - GAP:.1f}" x2="{tx:.1f}" y2="{axis_y:.1f}" stroke="#94a3b8"/>'
+                   f'<text x="{tx:.1f}" y="{axis_y + font:.1f}" text-anchor="{anchor}" fill="#475569">{escape(label)}</text>')
+    return "".join(out)
