@@ -165,7 +165,7 @@ def test_fragments_are_a_first_frame_then_continuations_with_fin_on_the_last_sec
 @given(st.text(min_size=1, max_size=150), st.integers(0, 60), st.integers(0, 2**32 - 1))
 def test_any_typed_message_fragmented_any_way_arrives_exactly(text, size, seed):
     text = text.encode("utf-8", "replace").decode("utf-8")
-    e, frames = play({"messages": [], "fragment_size": size, "traffic": "script"}, limit=3, seed=seed)
+    e, frames = play({"messages": [], "fragment_size": size, "scenario": "script"}, limit=3, seed=seed)
     e.apply(E.parse_action({"type": "send", "side": "client", "text": text[:200]}))
     while not e.done:
         frames.append(e.step())

@@ -61,8 +61,8 @@ MAX_MESSAGE = 4096  # the server's limit on a message (1009 above it)
 
 
 class WsParams(Params):
-    traffic: Literal["script", "chat", "feed", "game", "edits"] = Field(
-        "script", title="Traffic",
+    scenario: Literal["script", "chat", "feed", "game", "edits"] = Field(
+        "script", title="Scenario",
         description=(
             "script: the messages below, one per interval from each side. chat: the messages below from the "
             "client, and other users' chat lines pushed by the server at the rate and size given. feed: a live "
@@ -251,7 +251,7 @@ def _plan(p: WsParams, rng: random.Random) -> list[dict[str, Any]]:
     def add(side: str, at: float, opcode: int, payload: bytes, note: str) -> None:
         plan.append({"side": side, "at": round(at, 3), "opcode": opcode, "payload": payload.hex(), "note": note})
 
-    if p.traffic in ("script", "chat", "edits"):
+    if p.scenario in ("script", "chat", "edits"):
         for text in p.messages:
             side = CLIENT
             if text.lower().startswith("server:"):
@@ -262,7 +262,7 @@ def _plan(p: WsParams, rng: random.Random) -> list[dict[str, Any]]:
             add(side, counts[side] * p.interval_ms, codec.TEXT, text.encode("utf-8"), f"{side} message {counts[side]}")
     gap = 1000.0 / p.rate_per_s
     names = ("ana", "bo", "chen", "dev")
-    if p.traffic == "chat":
+    if p.scenario == "chat":
         t = rng.expovariate(1 / gap)
         k = 0
         while t < p.duration_ms:
@@ -270,7 +270,7 @@ def _plan(p: WsParams, rng: random.Random) -> list[dict[str, Any]]:
             line = _pad_json({"from": names[k % 4], "text": f"#{k} "}, p.size_bytes)
             add(SERVER, t, codec.TEXT, line.encode(), f"chat line {k} from {names[k % 4]}")
             t += rng.expovariate(1 / gap)
-    elif p.traffic == "feed":
+    elif p.scenario == "feed":
         t, k = gap, 0
         while t < p.duration_ms:
             k += 1
@@ -278,7 +278,7 @@ def _plan(p: WsParams, rng: random.Random) -> list[dict[str, Any]]:
                              p.size_bytes, "pad")
             add(SERVER, t, codec.TEXT, tick.encode(), f"dashboard update {k}")
             t += gap
-    elif p.traffic == "game":
+    elif p.scenario == "game":
         t, k = gap, 0
         x = y = 100
         while t < p.duration_ms:
@@ -291,7 +291,7 @@ def _plan(p: WsParams, rng: random.Random) -> list[dict[str, Any]]:
             snap += bytes(rng.getrandbits(8) for _ in range(max(0, p.size_bytes - len(snap))))
             add(SERVER, t + gap / 2, codec.BINARY, snap[: max(p.size_bytes, 6)], f"state {k}")
             t += gap
-    elif p.traffic == "edits":
+    elif p.scenario == "edits":
         doc = _pad_json({"doc": "Meeting notes: ", "rev": 1}, max(p.size_bytes, 300), "doc")
         add(SERVER, 5.0, codec.TEXT, doc.encode(), "the document")
         t, k = gap, 0
@@ -308,7 +308,7 @@ def _plan(p: WsParams, rng: random.Random) -> list[dict[str, Any]]:
 
 def _end_of(plan: list[dict[str, Any]], p: WsParams) -> float:
     last = max((s["at"] for s in plan), default=0.0)
-    generated = p.traffic != "script"
+    generated = p.scenario != "script"
     return max(last + p.interval_ms if not generated else p.duration_ms, last + 100.0)
 
 
@@ -674,7 +674,7 @@ class WebSocketsEngine(Engine):
     def _on_message(self, dst: str, opcode: int, payload: bytes, st: dict[str, Any], events: list[Event]) -> str:
         peer = self.peers[dst]
         if dst == SERVER:
-            if opcode == codec.BINARY and self.params.traffic not in ("game",):  # type: ignore[attr-defined]
+            if opcode == codec.BINARY and self.params.scenario not in ("game",):  # type: ignore[attr-defined]
                 return self._fail(1003, f"The server receives a binary message, but {TEXT_ONLY_NOTE},", events)
             if len(payload) > MAX_MESSAGE:
                 return self._fail(1009, f"The server receives a {len(payload)}-byte message, over its "
@@ -1017,14 +1017,14 @@ WebSocketsEngine.presets = (
         "event-driven", "Events, not requests",
         "The server pushes each chat line the moment it happens, at random times; on the client each one fires the "
         "onmessage handler (after onopen, before onclose). Nobody asks.",
-        {"traffic": "chat", "messages": [], "rate_per_s": 1.5, "duration_ms": 4000, "size_bytes": 40},
+        {"scenario": "chat", "messages": [], "rate_per_s": 1.5, "duration_ms": 4000, "size_bytes": 40},
         feature="Event-driven architecture", seed=3,
     ),
     _preset(
         "overhead-vs-polling", "Bytes and delay against polling",
         "Two chat lines a second of 60 bytes each for 10 s. The charts count every byte on the wire (HTTP heads "
         "included) for short polling every second, long polling, and the WebSocket; the narration gives the numbers.",
-        {"traffic": "chat", "messages": ["hi all"], "rate_per_s": 2.0, "size_bytes": 60, "duration_ms": 10000,
+        {"scenario": "chat", "messages": ["hi all"], "rate_per_s": 2.0, "size_bytes": 60, "duration_ms": 10000,
          "poll_interval_ms": 1000},
         feature="Lower overhead than polling", seed=2,
     ),
@@ -1042,7 +1042,7 @@ WebSocketsEngine.presets = (
         "chat", "A chat room",
         "Ana types three lines while the others' lines arrive from the server; every line is one small frame, and "
         "the server pings every 2 s to keep the connection alive.",
-        {"traffic": "chat", "messages": ["hi all", "what's the plan?", "see you at 6"], "interval_ms": 900,
+        {"scenario": "chat", "messages": ["hi all", "what's the plan?", "see you at 6"], "interval_ms": 900,
          "rate_per_s": 1.2, "size_bytes": 50, "duration_ms": 3500, "ping_interval_ms": 2000},
         use_case="Chat applications", seed=4,
     ),
@@ -1050,14 +1050,14 @@ WebSocketsEngine.presets = (
         "live-dashboard", "A live dashboard",
         "The server pushes a JSON update four times a second (CPU, requests per second); the page redraws on each "
         "one as it arrives, with no polling.",
-        {"traffic": "feed", "rate_per_s": 4.0, "size_bytes": 40, "duration_ms": 2500, "poll_interval_ms": 500},
+        {"scenario": "feed", "rate_per_s": 4.0, "size_bytes": 40, "duration_ms": 2500, "poll_interval_ms": 500},
         use_case="Live dashboards and updates",
     ),
     _preset(
         "multiplayer-game", "A multiplayer game loop",
         "Ten times a second the client sends its input (4 bytes, binary) and the server answers with the game state "
         "(12 bytes, binary): 6- and 2-byte frame headers instead of hundreds of bytes of HTTP heads.",
-        {"traffic": "game", "rate_per_s": 10.0, "size_bytes": 12, "duration_ms": 1500, "latency_ms": 30,
+        {"scenario": "game", "rate_per_s": 10.0, "size_bytes": 12, "duration_ms": 1500, "latency_ms": 30,
          "poll_interval_ms": 100},
         use_case="Multiplayer games",
     ),
@@ -1065,7 +1065,7 @@ WebSocketsEngine.presets = (
         "collaborative-editing", "Collaborative editing",
         "The server sends the 600-byte document in three 200-byte fragments (continuation frames with the 16-bit "
         "length), then edits flow both ways as they are typed.",
-        {"traffic": "edits", "size_bytes": 600, "fragment_size": 200, "rate_per_s": 2.0, "duration_ms": 2000,
+        {"scenario": "edits", "size_bytes": 600, "fragment_size": 200, "rate_per_s": 2.0, "duration_ms": 2000,
          "messages": ['client: {"op":"insert","pos":0,"text":"# "}']},
         use_case="Collaborative editing tools",
     ),
