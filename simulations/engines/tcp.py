@@ -1355,6 +1355,10 @@ class TcpEngine(Engine):
                 self._deliver(tcb, rest)
                 held += len(rest)
         text = f"{tcb.id} receives {_bytes_words(len(data))} in order at {seq}"
+        if len(data) <= 80 and not held:
+            text = (f"Up the layers at {tcb.id}: the link layer checks the frame's FCS and strips its {ETH_HEADER}-byte "
+                    f"header and {ETH_FCS}-byte trailer, IP its {IP_HEADER}-byte header, and TCP checks its checksum and strips its {TCP_HEADER}-byte "
+                    f"header; the {_bytes_words(len(data))} in order at {seq} go to the application")
         if held:
             text += f", and with them the {_bytes_words(held)} it held out of order go to the application in order"
         if p.delayed_ack and not had_gap and not tcb.ooo and tcb.ack_pending == 0 and not fin:

@@ -107,10 +107,12 @@ def _message(e: Entity, now: float) -> StageMessage | None:
             return None  # waiting in the router's queue
         else:
             src, start = "R", r_out if r_out is not None else r_at
-    # Hover words only where the pill does not say it all (a frame's bytes are budgeted).
+    # The segment's number (what Inspect, Drop, Corrupt take), and more words only where the
+    # pill does not say it all (a frame's bytes are budgeted).
+    special = st["inspected"] or st["retransmission"] or st["corrupted"] or drop
     title = (f"#{e.id[1:]} {'+'.join(flags)} seq {st['seq']} ack {st['ack']} len {st['len']}"
              + (" resent" if st["retransmission"] else "") + (" corrupted" if st["corrupted"] else "")
-             + (" lost" if drop else "")) if (st["inspected"] or st["retransmission"] or st["corrupted"] or drop) else ""
+             + (" lost" if drop else "")) if special else f"segment #{e.id[1:]}"
     return StageMessage(e.id, src, dst, start, end, label, shape, cls, drop, title)
 
 
