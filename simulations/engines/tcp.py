@@ -434,8 +434,14 @@ class Step:
     ms: float = 0.0
 
 
+_FLAG_WORDS: dict[tuple[str, ...], str] = {}
+
+
 def _flags_words(flags: tuple[str, ...]) -> str:
-    return ",".join(flags)
+    words = _FLAG_WORDS.get(flags)
+    if words is None:
+        words = _FLAG_WORDS[flags] = ",".join(flags)
+    return words
 
 
 def _seg_words(seg: Seg) -> str:
