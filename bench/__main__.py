@@ -85,8 +85,10 @@ def per_frame_costs(frames: int = 3000) -> tuple[float, float]:
 def run_load(url: str, viewers: int, expected: int, start: str, server_pid: int) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "bench.load", url, str(viewers), str(expected), start, str(server_pid)],
-        cwd=ROOT, check=True, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
+    if out.returncode:
+        raise RuntimeError(f"bench.load for {viewers} viewers failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
