@@ -170,6 +170,9 @@ def handle(viewer: Viewer, command: Command) -> Reply:
         return Reply(controls(viewer), stop=True)
     if isinstance(command, protocol.Step):
         stop()
+        if session.awaiting_input:  # a step would only wait: say what to do instead
+            return Reply(controls(viewer, notice="It is your move: press one of the Run buttons below to run "
+                                                 "that thread's next instruction."), stop=True)
         if session.forward() is None:
             return Reply(controls(viewer, notice="This run has ended: press Replay, step back, or reset."), stop=True)
         return Reply(messages.step(panel, session, view) + panel.error(), stop=True)
@@ -190,7 +193,10 @@ def handle(viewer: Viewer, command: Command) -> Reply:
         # The new pace applies from now, not after the old (maybe 2.4 s) interval.
         return Reply(text, play_after=viewer.interval if view.playing else None)
     if isinstance(command, protocol.Reset):
-        seed = secrets.randbelow(MAX_SEED + 1) if command.seed is None else command.seed
+        if command.new:
+            seed = secrets.randbelow(MAX_SEED + 1)
+        else:
+            seed = session.spec.seed if command.seed is None else command.seed
         stop()
         viewer.open(replace(session.spec, seed=seed, actions=()))
         return Reply(panel.state_message(viewer.session, view), stop=True)
@@ -211,6 +217,12 @@ def handle(viewer: Viewer, command: Command) -> Reply:
             event = session.apply(action)
         except ValueError as exc:
             raise ProtocolError(f"Not possible now: {exc}") from None
+        if viewer.engine_cls.action_advances(action):
+            # "Run T1": the action and the step it chooses, as one command and one frame.
+            at = session.position
+            stop()
+            if session.forward() is not None:
+                return Reply(panel.action_step_message(session, view, event, at), stop=True)
         return Reply(panel.action_message(viewer.session, view, event))
     if isinstance(command, protocol.Analyse):
         if viewer.analysing:

@@ -10,7 +10,8 @@ command:
     step / back      one step forward / back (pauses first)
     seek   index     stand at step `index` (cached when behind, computed when ahead)
     speed  speed     0.25 .. 8 (x the base rate)
-    reset  seed      restart the run, same params; a blank seed draws a new one
+    reset  seed new  restart the run, same params; a blank seed keeps the run's seed,
+                     new=1 draws a new one
     params p.<name>  restart with these params (partial: the rest stay); the seed stays
     action a.<name>  apply one of the engine's actions at the current step
                      (behind the live edge this branches: the recorded future is dropped)
@@ -84,7 +85,8 @@ class Speed:
 
 @dataclass(frozen=True)
 class Reset:
-    seed: int | None  # None: draw a new one
+    seed: int | None  # None: the run's own seed (or a new one with `new`)
+    new: bool = False  # draw a new random seed
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ def parse_message(text: str, engine_cls: type[Engine], bench: bool = False) -> C
         return Speed(parse_speed(_text(data, "speed")))
     if cmd == "reset":
         raw = _text(data, "seed")
-        return Reset(None if raw == "" else _whole(data, "seed", MAX_SEED))
+        return Reset(None if raw == "" else _whole(data, "seed", MAX_SEED), new=_flag(_text(data, "new")))
     if cmd == "params":
         return SetParams(_group(data, "params", skip_blank=True))
     if cmd == "action":

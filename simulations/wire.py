@@ -14,7 +14,7 @@ PART_NAMES = (
     "stage", "narration", "log", "metrics", "counter", "timeline", "play", "permalink",
     "error", "seed", "speed", "params", "actions", "analysis", "status", "notice",
     "step", "back", "reset", "params-form", "seek", "title", "seed-input", "seed-help", "log-title",
-    "ack",
+    "ack", "new-seed",
 )
 
 

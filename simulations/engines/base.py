@@ -134,6 +134,8 @@ class Engine(ABC):
     topic_slug: ClassVar[str]
     title: ClassVar[str]
     description: ClassVar[str] = ""
+    #: One short sentence above the panel's Play button: what a first-time learner should try.
+    lead: ClassVar[str] = "Press Play and watch what happens, one step at a time."
     Params: ClassVar[type[Params]]
     Action: ClassVar[Any]
     presets: ClassVar[tuple[Preset, ...]] = ()
@@ -158,6 +160,12 @@ class Engine(ABC):
     #: True when `action_unavailable` judges the buttons frame by frame: the panel then
     #: sends the action buttons with every jump, and with a step when one changed.
     actions_vary_per_frame: ClassVar[bool] = False
+    #: Label of a checkbox (in the panel's "More" section) that shows the stage's internals,
+    #: its elements with class `sim-internal` (hidden at first contact); "" when none.
+    internals_label: ClassVar[str] = ""
+    #: Preset slug -> (label, slug of another preset): a preset that asks the learner to do
+    #: something (e.g. schedule threads by hand) links its answer instead of playing it.
+    preset_answers: ClassVar[Mapping[str, tuple[str, str]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -196,6 +204,13 @@ class Engine(ABC):
     @classmethod
     def analyse(cls, name: str, params: Params) -> Mapping[str, Any]:
         raise KeyError(name)
+
+    @classmethod
+    def action_advances(cls, action: Any) -> bool:
+        """True when pressing this action's button should also take the next step at once
+        (one command, one frame): "Run T1" runs T1's next instruction. The run records only
+        the action at this step, so a permalink replays the same frames."""
+        return False
 
     @classmethod
     def analysis_inputs(cls, name: str, params: Params) -> Params:

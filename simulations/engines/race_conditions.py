@@ -872,6 +872,12 @@ class RaceConditionsEngine(Engine):
     entity_kinds = ENTITY_KINDS
     metrics = METRICS
     actions_vary_per_frame = True  # a thread's Run button is unavailable while it blocks or after it ends
+    lead = (
+        "Two threads add 1 to the same counter. Press Play and watch the shared counter: "
+        "does it end at the total?"
+    )
+    preset_answers = {"manual-interleave": ("Show a losing schedule", "manual-interleave-answer")}
+    internals_label = "Show the race detector's vector clocks (each thread's count of the steps it has seen of every thread)"
     presets = (
         Preset(
             "counter-lost-update",
@@ -957,8 +963,16 @@ class RaceConditionsEngine(Engine):
         Preset(
             "manual-interleave",
             "Interleave by hand",
-            "You are the scheduler. The classic lost update is scripted for you: T1 loads, T2 loads, "
-            "T1 adds and stores, T2 adds and stores: counter ends at 1, not 2.",
+            "You are the scheduler: each Run button runs one instruction of that thread. Two threads "
+            "add 1 to a counter; find an order that ends with 1 instead of 2.",
+            {"scenario": "counter", "threads": 2, "increments": 1, "fix": "none", "scheduler": "manual"},
+            seed=1,
+        ),
+        Preset(
+            "manual-interleave-answer",
+            "A losing schedule, by hand",
+            "One answer to Interleave by hand: T1 loads, T2 loads, T1 adds and stores, T2 adds and "
+            "stores: the counter ends at 1, not 2.",
             {"scenario": "counter", "threads": 2, "increments": 1, "fix": "none", "scheduler": "manual"},
             seed=1,
             actions=(
@@ -1013,6 +1027,11 @@ class RaceConditionsEngine(Engine):
         if p.scheduler == "random" and p.switch_chance < 1:
             buttons.append(("Preempt", {"type": "preempt"}))
         return buttons
+
+    @classmethod
+    def action_advances(cls, action: Any) -> bool:
+        """"Run T1" and "Preempt" take effect at once: the step they choose is taken."""
+        return True
 
     @classmethod
     def action_unavailable(cls, frame: Frame, action: Mapping[str, Any]) -> str | None:

@@ -363,6 +363,10 @@ class RaftEngine(Engine):
         "delay messages, and watch the five safety properties of Figure 3 hold, or break when you switch "
         "a rule off."
     )
+    lead = (
+        "Press Play: the servers elect a leader, then the leader copies its log to the others. "
+        "Then crash the leader and watch a new one take over."
+    )
     Params = RaftParams
     Action = RaftAction
     time_unit = "ms"

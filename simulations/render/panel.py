@@ -140,9 +140,13 @@ class PanelRenderer:
             f'<span class="sim-log__step" title="Step {step}">{step}</span> {actor}{escape(event.text)}</li>'
         )
 
+    @staticmethod
+    def _of(session: RunSession) -> str:
+        """The run's length when it is known (computed to its end), else the step bound."""
+        return f"of {session.last}" if session.finished else f"of at most {session.max_steps}"
+
     def counter(self, session: RunSession) -> str:
-        pos, last = session.position, session.last
-        text = f"Step {pos} / {last}" if (session.finished or pos < last) else f"Step {pos}"
+        text = f"Step {session.position} {self._of(session)}"
         if session.at_end:
             text += " · end"
         if self._time_unit:
@@ -150,11 +154,14 @@ class PanelRenderer:
         return f'<output id="{self.ids["counter"]}" class="sim-counter">{escape(text)}</output>'
 
     def timeline(self, session: RunSession) -> str:
-        pos, last = session.position, session.last
+        # The whole run's length once known, else its bound: the thumb shows how far along
+        # the run is (dragging past the computed frames computes them).
+        pos = session.position
+        end = session.last if session.finished else session.max_steps
         return (
             f'<input id="{self.ids["timeline"]}" class="sim-timeline" type="range" name="index" '
-            f'min="0" max="{last}" step="1" value="{pos}" ws-send '
-            f'aria-label="Timeline" aria-valuetext="Step {pos} of {last}">'
+            f'min="0" max="{end}" step="1" value="{pos}" ws-send '
+            f'aria-label="Timeline" aria-valuetext="Step {pos} {self._of(session)}">'
         )
 
     def play(self, session: RunSession, view: ViewState) -> str:
@@ -265,6 +272,14 @@ class PanelRenderer:
             + self.params_fieldset(session.spec.params)
             + ("" if self._per_frame_actions else self.actions_fieldset(session.spec.params))
         )
+
+    def action_step_message(self, session: RunSession, view: ViewState, event: Event | None, at: int) -> str:
+        """An action applied at step `at` and the step it chose ("Run T1"): the action's log
+        line, then the step's message (frame, its log lines, controls)."""
+        log = ""
+        if event is not None:
+            log = self._log_append + self.log_item(at, event) + "</ol>"
+        return log + self.step_message(session, view) + self.error()
 
     def action_message(self, session: RunSession, view: ViewState, event: Event | None) -> str:
         """An action was applied at the position: its log line, narration, and the controls

@@ -87,7 +87,7 @@ async def test_connect_sends_the_full_state_of_frame_zero():
     comm = await open_socket()
     msg = await recv(comm)
     assert msg.raw(f"{P}-stage") == expected_stage(default_run(PingPong), 0)
-    assert counter(msg) == "Step 0"
+    assert counter(msg) == "Step 0 of at most 60"
     assert play_label(msg) == "Play"
     assert "A serves" in msg.oob(f"{P}-narration", "innerHTML").text
     assert "A serves the ball to B" in msg.oob(f"{P}-log", "innerHTML").text
@@ -161,12 +161,12 @@ async def test_step_and_back():
     comm = await open_socket()
     await recv(comm)
     one = await command(comm, "step")
-    assert counter(one) == "Step 1"
+    assert counter(one) == "Step 1 of at most 60"
     assert one.oob(f"{P}-log", "beforeend") is not None, "stepping forward appends only the new log lines"
     two = await command(comm, "step")
-    assert counter(two) == "Step 2"
+    assert counter(two) == "Step 2 of at most 60"
     back = await command(comm, "back")
-    assert counter(back) == "Step 1 / 2"
+    assert counter(back) == "Step 1 of at most 60"
     assert back.raw(f"{P}-stage") == one.raw(f"{P}-stage")
     assert back.oob(f"{P}-log", "innerHTML") is not None, "a jump back replaces the log"
     assert len(back.oob(f"{P}-log", "innerHTML").find_all("li")) == 2, "the log shows steps 0 and 1 only"
@@ -185,14 +185,14 @@ async def test_seek_forward_and_back_returns_the_same_frame_html_as_the_first_ti
         seen[step_of(msg)] = msg.raw(f"{P}-stage")
     back = await command(comm, "seek", index="2")
     assert step_of(back) == 2 and back.raw(f"{P}-stage") == seen[2]
-    assert counter(back) == "Step 2 / 6"
+    assert counter(back) == "Step 2 of at most 60"
     fwd = await command(comm, "seek", index="5")
     assert fwd.raw(f"{P}-stage") == seen[5]
     beyond = await command(comm, "seek", index="7")  # not computed yet: steps on
     assert step_of(beyond) == 7
     assert beyond.raw(f"{P}-stage") == expected_stage(default_run(PingPong), 7)
     past_end = await command(comm, "seek", index="50")  # the default game ends at step 8
-    assert step_of(past_end) == 8 and counter(past_end) == "Step 8 / 8 · end"
+    assert step_of(past_end) == 8 and counter(past_end) == "Step 8 of 8 · end"
     bad = await command(comm, "seek", index="-3")
     assert "index" in error_text(bad)
     bad = await command(comm, "seek", index="two")
@@ -229,7 +229,7 @@ async def test_reset_with_a_seed_gives_the_same_frames_as_a_fresh_run_with_that_
     await recv(comm)
     await command(comm, "step")
     msg = await command(comm, "reset", seed="99")
-    assert msg.el(f"{P}-seed").text == "Seed 99" and counter(msg) == "Step 0"
+    assert msg.el(f"{P}-seed").text == "Seed 99" and counter(msg) == "Step 0 of at most 60"
     fresh = default_run(PingPong, seed=99)
     for i in range(1, 5):
         stepped = await command(comm, "step")
@@ -237,12 +237,16 @@ async def test_reset_with_a_seed_gives_the_same_frames_as_a_fresh_run_with_that_
     await comm.disconnect()
 
 
-async def test_reset_with_a_blank_seed_draws_a_new_one():
+async def test_reset_with_a_blank_seed_keeps_the_seed_and_new_seed_draws_one():
+    """Issue 8: Reset replays the run's own seed; "New seed" (new=1) draws a random one."""
     comm = await open_socket()
-    await recv(comm)
+    first = (await recv(comm)).el(f"{P}-seed").text
+    for _ in range(2):
+        msg = await command(comm, "reset", seed="")
+        assert msg.el(f"{P}-seed").text == first
     seeds = set()
     for _ in range(3):
-        msg = await command(comm, "reset", seed="")
+        msg = await command(comm, "reset", seed="", new="1")
         seeds.add(msg.el(f"{P}-seed").text)
     assert len(seeds) == 3
     bad = await command(comm, "reset", seed="-4")
@@ -255,7 +259,7 @@ async def test_params_change_resets_the_run_keeping_the_seed():
     await recv(comm)
     await command(comm, "step")
     msg = await command(comm, "params", **{"p.latency_ms": "500", "p.mode": "echo"})
-    assert counter(msg) == "Step 0"
+    assert counter(msg) == "Step 0 of at most 60"
     assert msg.el(f"{P}-params").find(f"{P}-p-latency_ms").attrs["value"] == "500"
     run = parse_run(PingPong, {"latency_ms": 500, "mode": "echo"}, 1)
     assert token_of(msg) == encode_run(PingPong, run)
@@ -288,7 +292,7 @@ async def test_bad_params_are_an_error_naming_the_field_and_change_nothing(field
     if node is not None:
         assert node.attrs.get("aria-invalid") == "true"
     still = await command(comm, "step")
-    assert counter(still) == "Step 2", "the run went on unchanged"
+    assert counter(still) == "Step 2 of at most 60", "the run went on unchanged"
     await comm.disconnect()
 
 
@@ -336,7 +340,9 @@ async def test_an_action_after_seeking_back_branches():
         await command(comm, "step")
     await command(comm, "seek", index="2")
     msg = await command(comm, "action", **{"a.type": "drop"})
-    assert msg.el(f"{P}-timeline").attrs["max"] == "2", "the recorded future is gone"
+    # The recorded future is gone: the run's length is unknown again (the timeline spans
+    # its bound, issue 8) and only the new action is in the run.
+    assert counter(msg) == "Step 2 of at most 60" and msg.el(f"{P}-timeline").attrs["max"] == "60"
     _, spec = decode_run(token_of(msg), registry.get)
     assert [(a.step, a.action.type) for a in spec.actions] == [(2, "drop")]
     await comm.disconnect()
@@ -408,7 +414,7 @@ async def test_a_failing_analysis_is_an_error_not_a_broken_socket(caplog):
     failed = await recv(comm)
     assert "analysis failed" in error_text(failed)
     assert "Traceback" not in failed.html
-    assert counter(await command(comm, "step")) == "Step 1"
+    assert counter(await command(comm, "step")) == "Step 1 of at most 60"
     await comm.disconnect()
 
 
@@ -461,14 +467,14 @@ async def test_a_bad_resume_keeps_the_run():
     other = encode_run(registry.get("race-conditions"), default_run(registry.get("race-conditions")))
     msg = await command(comm, "resume", run=other, step="0")
     assert "link is for" in error_text(msg)
-    assert counter(await command(comm, "step")) == "Step 2"
+    assert counter(await command(comm, "step")) == "Step 2 of at most 60"
     await comm.disconnect()
 
 
 async def test_a_bad_run_in_the_connect_url_shows_the_default_run_and_says_why():
     comm = await open_socket(f"{URL}&run=1nonsense&step=3")
     msg = await recv(comm)
-    assert counter(msg) == "Step 0"
+    assert counter(msg) == "Step 0 of at most 60"
     assert "could not be opened" in error_text(msg)
     await comm.disconnect()
 
@@ -497,7 +503,7 @@ async def test_bad_messages_get_an_error_fragment_and_the_socket_stays(text, say
     msg = await recv(comm)
     assert says in error_text(msg)
     assert "Traceback" not in msg.html
-    assert counter(await command(comm, "step")) == "Step 1"
+    assert counter(await command(comm, "step")) == "Step 1 of at most 60"
     await comm.disconnect()
 
 
@@ -547,7 +553,7 @@ async def test_a_flood_of_messages_is_refused_then_closed_without_touching_other
             break
     await read_what_came()
     assert warned and closed
-    assert counter(await command(other, "step")) == "Step 1", "another socket is unaffected"
+    assert counter(await command(other, "step")) == "Step 1 of at most 60", "another socket is unaffected"
     await other.disconnect()
 
 
@@ -687,10 +693,15 @@ async def test_play_stops_where_the_engine_waits_for_the_viewer():
     assert "waits for you" in msg.oob(f"{prefix}-narration").text
     assert msg.el(f"{prefix}-play").find(f"{prefix}-play-button").text.strip() == "Play"
     assert msg.el(f"{prefix}-permalink").attrs["data-step"] == "0"
+    # Issue 8: "Run T2" runs T2's next instruction at once (the pick and its step, one frame).
     picked = await command(comm, "action", **{"a.type": "run_thread", "a.thread": "2"})
     assert "T2 will run next" in picked.oob(f"{prefix}-log", "beforeend").text
+    assert picked.el(f"{prefix}-permalink").attrs["data-step"] == "1"
+    assert "T2" in picked.oob(f"{prefix}-narration").text
     await send(comm, "play")
-    moved = await recv(comm)
-    assert moved.el(f"{prefix}-permalink").attrs["data-step"] == "1"
     assert "waits for you" in (await recv(comm)).oob(f"{prefix}-narration").text
+    # Step without a pick adds no empty "your move" frame: it says what to do.
+    still = await command(comm, "step")
+    assert still.el(f"{prefix}-permalink").attrs["data-step"] == "1"
+    assert "your move" in still.oob(f"{prefix}-error", "innerHTML").text
     await comm.disconnect()
