@@ -50,6 +50,27 @@ class Panel:
         return self.engine.description
 
     @property
+    def lead(self) -> str:
+        """The one sentence above Play: the preset's own description when one is chosen,
+        else the engine's lead."""
+        return self.preset.description if self.preset else self.engine.lead
+
+    @property
+    def internals_label(self) -> str:
+        return self.engine.internals_label
+
+    @property
+    def answer(self) -> tuple[str, str] | None:
+        """(label, query) of the preset that answers this one ("Show a losing schedule"),
+        when the chosen preset asks the learner to do something."""
+        if self.preset is None:
+            return None
+        found = dict(self.engine.preset_answers).get(self.preset.slug)
+        if found is None or not any(p.slug == found[1] for p in self.menu):
+            return None
+        return found[0], urlencode({"preset": found[1]})
+
+    @property
     def prefix(self) -> str:
         return self.renderer.prefix
 
@@ -134,6 +155,10 @@ def build_panels(topic, query: Mapping[str, str]) -> TopicSimulations:
         except RunError as exc:
             target, spec = None, None
             notice, notice_errors = "That run link could not be opened, so the default run is shown.", exc.errors
+        if target is not None and preset_slug:
+            # The address bar of a run started from a preset (simulations.js keeps ?preset=):
+            # the panel still names the preset it came from.
+            chosen_preset = next((p for p in menus[target] if p.slug == preset_slug), None)
     elif preset_slug:
         found = next((p for e in engines for p in menus[e] if p.slug == preset_slug), None)
         if found is None:

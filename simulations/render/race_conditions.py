@@ -37,6 +37,7 @@ CHAR_W = 6.6  # monospace at 11px
 CODE_X = 20
 REG_H = 22
 CLOCK_H = 34
+NARROW_W = COL_W  # a phone's stage: one column this many units wide
 CELL_H = 50
 CELL_GAP = 10
 LOCK_H = 58
@@ -135,7 +136,7 @@ def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set
     )
     clock_y = height - CLOCK_H + 6
     out.append(
-        f'<g class="clock" transform="translate(10,{clock_y:.0f})">'
+        f'<g class="clock sim-internal" transform="translate(10,{clock_y:.0f})">'
         f'<text class="clock-label" x="0" y="14" font-size="10" fill="#475569">vector clock</text>'
     )
     me = st["name"]
@@ -241,6 +242,16 @@ def _file_box(e: Entity, x: float, y: float, w: float, height: float) -> str:
     return "".join(out)
 
 
+def _col(x: float, y: float, w: float, h: float, nx: float, ny: float, cls: str, body: str) -> str:
+    """One column as its own <svg>, placed by CSS from its wide (--x, --y) or narrow
+    (--nx, --ny) position: every length is in stage units, so the page scales them."""
+    return (
+        f'<svg class="race-col {cls}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.0f} {h:.0f}" '
+        f'style="--x:{x:.0f};--y:{y:.0f};--w:{w:.0f};--h:{h:.0f};--nx:{nx:.0f};--ny:{ny:.0f}" '
+        f'font-family="system-ui, sans-serif" aria-hidden="true">{body}</svg>'
+    )
+
+
 def render_stage(frame: Frame, dom_id: str) -> str:
     threads: list[Entity] = []
     cells: list[Entity] = []
@@ -267,19 +278,29 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     body_h = max(col_h, mem_h)
     top = PAD + 4
 
-    # Columns: threads split around the shared-memory column.
+    # Wide: threads split left and right of the shared-memory column. Narrow (a phone):
+    # one column of NARROW_W units, in the same order, the shared column centred.
     left = (n + 1) // 2
     col_x: dict[str, float] = {}
+    col_ny: dict[str, float] = {}
     x = PAD
     mem_x = PAD
+    ny = 0.0
+    mem_ny = 0.0
     for i, t in enumerate(threads):
         if i == left:
             mem_x = x
             x += MEM_W + GAP
+            mem_ny = ny
+            ny += mem_h + GAP
         col_x[t.state["name"]] = x
+        col_ny[t.state["name"]] = ny
         x += COL_W + GAP
+        ny += col_h + GAP
     width = x - GAP + PAD
-    height = top + body_h + RACE_BAND + PAD
+    height = top + body_h + PAD
+    narrow_h = ny - GAP
+    mem_nx = (NARROW_W - MEM_W) / 2
 
     race_lines: dict[str, set[int]] = {}
     for r in races:
@@ -287,103 +308,81 @@ def render_stage(frame: Frame, dom_id: str) -> str:
             acc = r.state[side]
             race_lines.setdefault(acc["thread"], set()).add(acc["line"])
 
-    out: list[str] = []
     status_words = ", ".join(f"{t.state['name']} {t.state['status']}" for t in threads)
     memory_words = ", ".join(f"{c.state['name']} = {c.state['display']}" for c in cells)
     label = f"Step {frame.index}: {status_words}" + (f"; {memory_words}" if memory_words else "")
     if races:
         label += f"; data race on {races[0].state['location']}"
-    out.append(
-        f'<svg id="{escape(dom_id)}" class="race-stage" xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" style="--stage-w: {width:.0f}" '
-        f'role="img" aria-label="{escape(label)}" '
-        f'font-family="system-ui, sans-serif">'
-    )
+    out: list[str] = [
+        f'<div id="{escape(dom_id)}" class="race-stage race-stage--n{n}" role="img" aria-label="{escape(label)}" '
+        f'style="--W:{width:.0f};--H:{height:.0f};--NH:{narrow_h:.0f}"><div class="race-board">'
+    ]
     for t in threads:
         name = t.state["name"]
-        out.append(_thread_column(t, col_x[name], top, col_h, race_lines.get(name, set()), names))
+        out.append(_col(col_x[name], top, COL_W, col_h, 0, col_ny[name], "race-col--thread",
+                        _thread_column(t, 0, 0, col_h, race_lines.get(name, set()), names)))
 
-    # The races the detector flagged on this step: a red link between the two
-    # accesses of each (drawn before the shared column, so its cells stay
-    # legible over it), and one label in the band under the columns.
-    code_top = top + HEADER_H + 8
-    race_label = ""
-    if races:
-        out.append('<g class="race">')
-        mids = []
-        for k, r in enumerate(races):
-            e, l = r.state["earlier"], r.state["later"]
-            ex, lx = col_x[e["thread"]], col_x[l["thread"]]
-            ey = code_top + e["line"] * LINE_H + LINE_H / 2
-            ly = code_top + l["line"] * LINE_H + LINE_H / 2
-            ax = ex + COL_W - 4 if ex < lx else ex + 4
-            bx = lx + 4 if ex < lx else lx + COL_W - 4
-            mx = (ax + bx) / 2
-            mids.append(mx)
-            lift = min(ey, ly) - 28 - 12 * k
-            out.append(
-                f'<path class="race-link" d="M{ax:.0f},{ey:.0f} Q{mx:.0f},{lift:.0f} {bx:.0f},{ly:.0f}" fill="none" '
-                f'stroke="{RACE_RED}" stroke-width="2.5" stroke-dasharray="7 4"/>'
-            )
-        out.append("</g>")
-        where = ", ".join(dict.fromkeys(r.state["location"] for r in races))
-        first = races[0].state
-        text = f"data race on {where}: {first['earlier']['thread']} and {first['later']['thread']} unordered"
-        tw = len(text) * 7.0 + 16
-        cx = min(max(sum(mids) / len(mids), PAD + tw / 2), width - PAD - tw / 2)
-        by = height - PAD - RACE_BAND + 6
-        race_label = (
-            f'<g class="race race-label-group">'
-            f'<rect class="race-label-bg" x="{cx - tw / 2:.0f}" y="{by:.0f}" width="{tw:.0f}" height="22" rx="4" '
-            f'fill="{RACE_RED}"/>'
-            f'<text class="race-label" x="{cx:.0f}" y="{by + 15:.0f}" font-size="12" font-weight="bold" '
-            f'text-anchor="middle" fill="#ffffff">{escape(text)}</text></g>'
-        )
-
-    # Shared memory, lock, file.
+    # Shared memory, lock, file: one column.
     cw = MEM_W
-    my = top
-    out.append(
-        f'<text class="column-title" x="{mem_x + cw / 2:.0f}" y="{my + 12}" font-size="12" '
+    shared = [
+        f'<text class="column-title" x="{cw / 2:.0f}" y="12" font-size="12" '
         f'text-anchor="middle" fill="#475569">shared</text>'
-    )
-    my += 22
+    ]
+    my = 22
     cell_pos: dict[str, float] = {}
     for c in cells:
-        out.append(_memory_cell(c, mem_x, my, cw))
+        shared.append(_memory_cell(c, 0, my, cw))
         cell_pos[c.state["name"]] = my + CELL_H / 2
         my += CELL_H + CELL_GAP
     if lock is not None:
-        out.append(_lock_box(lock, mem_x, my, cw))
+        shared.append(_lock_box(lock, 0, my, cw))
         my += LOCK_H + CELL_GAP
     if file is not None:
-        out.append(_file_box(file, mem_x, my, cw, file_h))
+        shared.append(_file_box(file, 0, my, cw, file_h))
         cell_pos[file.state["name"]] = my + 18
+    out.append(_col(mem_x, top, cw, mem_h, mem_nx, mem_ny, "race-col--shared", "".join(shared)))
 
-    # This step's access: a line from the instruction that ran to what it touched,
-    # drawn only from the columns beside the shared one (others would cross a column;
-    # the cell's "read by"/"written by" tag says who it was).
-    adjacent = {threads[i].state["name"] for i in (left - 1, left) if 0 <= i < n}
+    # This step's load or store: its value travels between the thread and the cell (a CSS
+    # animation on this element, new in this frame). From and to, in wide and narrow units.
+    code_top = HEADER_H + 8
     for t in threads:
         st = t.state
-        if st["executed_line"] is None or st["name"] not in adjacent:
+        if st["executed_line"] is None:
             continue
-        ty = code_top + st["executed_line"] * LINE_H + LINE_H / 2
-        tx = col_x[st["name"]]
-        from_x = tx + COL_W if tx < mem_x else tx
-        to_x = mem_x if tx < mem_x else mem_x + cw
-        targets = [(c.state["name"], c.state["access"]) for c in cells if c.state["access"] and c.state["by"] == st["name"]]
-        if file is not None and any(line["written"] for line in file.state["lines"]):
-            targets.append((file.state["name"], "write"))
-        for target, access in targets:
-            colour = "#d97706" if access == "write" else "#2563eb"
+        tname = st["name"]
+        tx, tny = col_x[tname], col_ny[tname]
+        line_y = code_top + st["executed_line"] * LINE_H
+        reg_y = col_h - CLOCK_H - REG_H
+        on_left = tx < mem_x
+        for c in cells:
+            cs = c.state
+            access = cs["access"]
+            if not access or cs["by"] != tname:
+                continue
+            cy = cell_pos[cs["name"]] - 8
+            # thread end: beside the code line (a store) or at the registers (a load)
+            ty = line_y if access == "write" else reg_y
+            wt = (tx + (COL_W - 70 if on_left else 40), top + ty)
+            wc = (mem_x + cw / 2, top + cy)
+            nt = (COL_W / 2, tny + ty)
+            nc = (mem_nx + cw / 2, mem_ny + cy)
+            (a, b), (na, nb) = ((wt, wc), (nt, nc)) if access == "write" else ((wc, wt), (nc, nt))
             out.append(
-                f'<line class="flow {access}" x1="{from_x:.0f}" y1="{ty:.0f}" x2="{to_x:.0f}" '
-                f'y2="{cell_pos[target]:.0f}" stroke="{colour}" stroke-width="2" stroke-dasharray="5 3"/>'
+                f'<span class="race-flight race-flight--{access}" aria-hidden="true" '
+                f'style="--x0:{a[0]:.0f};--y0:{a[1]:.0f};--x1:{b[0]:.0f};--y1:{b[1]:.0f};'
+                f'--nx0:{na[0]:.0f};--ny0:{na[1]:.0f};--nx1:{nb[0]:.0f};--ny1:{nb[1]:.0f}">'
+                f"{escape(cs['display'])}</span>"
             )
+    out.append("</div>")
 
-    out.append(race_label)
-    out.append("</svg>")
+    # The race the detector flagged on this step: the two lines are outlined in red in
+    # their columns, and said in words under the board.
+    if races:
+        where = ", ".join(dict.fromkeys(r.state["location"] for r in races))
+        first = races[0].state
+        text = f"data race on {where}: {first['earlier']['thread']} and {first['later']['thread']} unordered"
+        out.append(f'<p class="race race-alert">{escape(text)}</p>')
+    out.append("</div>")
     return "".join(out)
 
 

@@ -82,3 +82,22 @@ def use_case_preset_link(sims, use_case) -> SafeString:
     if sims is None or use_case is None:
         return mark_safe("")
     return _see_it(sims.use_case_links.get(use_case.text), use_case.text)
+
+
+_SECTION = "<h2"
+
+
+@register.filter
+def body_parts(body_html: str) -> tuple[SafeString, SafeString]:
+    """A topic body split where the simulation goes: after its first section (the opening
+    definition, before the second heading), where the prose turns to the mechanism the
+    panel shows; a body with one section splits after its first paragraph. The body is
+    sanitised HTML already (topics' Markdown pipeline), and the split is at a tag
+    boundary, so both halves stay well formed."""
+    body = str(body_html or "")
+    first = body.find(_SECTION)
+    cut = body.find(_SECTION, first + 1) if first >= 0 else -1
+    if cut < 0:
+        end = body.find("</p>")
+        cut = end + len("</p>") if end >= 0 else len(body)
+    return mark_safe(body[:cut]), mark_safe(body[cut:])

@@ -11,6 +11,13 @@
  * - The timeline is not replaced under a pointer that is dragging it.
  * - The event log keeps its last 200 lines and follows new ones when scrolled to the end.
  * - Connection status, and "Copy link".
+ * - Progressive enhancement: each panel gets `sim-panel--js`, which shows its controls
+ *   (hidden without JavaScript, since they need the socket).
+ * - The panel's <details data-sim-remember> and its internals checkbox are remembered per
+ *   browser (localStorage), so a learner who opened "More" once finds it open again.
+ * - The address bar follows the run: after a message that leaves the run paused (pause,
+ *   step, seek, action...), history.replaceState puts ?run=...&step=... in the URL, so a
+ *   reload or Back keeps the learner's place. Only once the learner has used the panel.
  */
 (function () {
   "use strict";
@@ -93,6 +100,95 @@
     else setStatus(panel, "closed", (wire.close || {})[String(code)] || "Disconnected. Reload the page to continue.");
   });
 
+  // ---- enhancement and remembered disclosure ----------------------------------------------
+
+  var STORE = "sim-ui:";
+  function remembered(key) {
+    try {
+      return window.localStorage.getItem(STORE + key);
+    } catch (e) {
+      return null;
+    }
+  }
+  function remember(key, value) {
+    try {
+      window.localStorage.setItem(STORE + key, value);
+    } catch (e) {
+      /* storage off: nothing is remembered */
+    }
+  }
+
+  function setInternals(panel, on) {
+    if (on) panel.setAttribute("data-sim-internals", "1");
+    else panel.removeAttribute("data-sim-internals");
+  }
+
+  function enhance(root) {
+    var panels = root.matches && root.matches("[data-sim-panel]") ? [root] : [];
+    if (root.querySelectorAll) panels = panels.concat(Array.prototype.slice.call(root.querySelectorAll("[data-sim-panel]")));
+    panels.forEach(function (panel) {
+      if (panel.classList.contains("sim-panel--js")) return;
+      panel.classList.add("sim-panel--js");
+      panel.querySelectorAll("details[data-sim-remember]").forEach(function (d) {
+        var saved = remembered("open:" + d.getAttribute("data-sim-remember"));
+        if (saved === "1") d.open = true;
+        else if (saved === "0") d.open = false;
+        d.addEventListener("toggle", function () {
+          remember("open:" + d.getAttribute("data-sim-remember"), d.open ? "1" : "0");
+        });
+      });
+      var box = panel.querySelector("input[data-sim-internals]");
+      if (box) {
+        box.checked = remembered("internals") === "1";
+        setInternals(panel, box.checked);
+        box.addEventListener("change", function () {
+          remember("internals", box.checked ? "1" : "0");
+          setInternals(panel, box.checked);
+        });
+      }
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () {
+      enhance(document);
+    });
+  } else {
+    enhance(document);
+  }
+  document.addEventListener("htmx:load", function (e) {
+    if (e.target) enhance(e.target);
+  });
+
+  // ---- the address bar follows the run ---------------------------------------------------
+
+  var touched = new WeakSet();
+  ["submit", "change", "input"].forEach(function (type) {
+    document.addEventListener(type, function (e) {
+      var panel = panelOf(e.target);
+      if (panel) touched.add(panel);
+    }, true);
+  });
+
+  function followRun(panel) {
+    if (!touched.has(panel) || !window.history || !history.replaceState) return;
+    var link = document.getElementById(panel.id + "-permalink");
+    if (!link || link.getAttribute("data-playing") === "1") return;
+    var state;
+    try {
+      state = new URL(link.getAttribute("href"), location.href);
+    } catch (e) {
+      return;
+    }
+    var run = state.searchParams.get("run");
+    if (!run) return;
+    var here = new URL(location.href);
+    if (here.searchParams.get("run") === run && here.searchParams.get("step") === link.getAttribute("data-step")) return;
+    here.searchParams.set("run", run);
+    here.searchParams.set("step", link.getAttribute("data-step") || "0");
+    history.replaceState(history.state, "", here.pathname + here.search + here.hash);
+  }
+
   // ---- focus, timeline drag, log -----------------------------------------------------
 
   var dragging = null;
@@ -137,6 +233,7 @@
       if (before.follow) log.scrollTop = log.scrollHeight;
     }
     acknowledge(panel, e.detail && e.detail.socketWrapper);
+    followRun(panel);
   });
 
   // ---- flow control ---------------------------------------------------------------------

@@ -257,7 +257,7 @@ def test_step_and_back_by_button_and_keyboard(live_daphne, page):
     # Back: one step, and the very same picture and words as when step 2 was first shown.
     page.locator(P + "-back button").click()
     expect_step(page, 2)
-    expect(page.locator(P + "-counter")).to_have_text(re.compile(r"^Step 2 / 3"))
+    expect(page.locator(P + "-counter")).to_have_text(re.compile(r"^Step 2 of at most \d+$"))
     same_view(page, first[2])
 
     stage_wrap.focus()

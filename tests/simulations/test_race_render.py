@@ -1,5 +1,6 @@
-"""The race-conditions renderer: one well-formed <svg> per frame, real SVG
-children only, every text escaped; the explorer as a <section> fragment."""
+"""The race-conditions renderer: one well-formed element per frame (a <div> holding one
+<svg> per column, so a phone can stack them; issue 8), real SVG inside every svg, every
+text escaped; the explorer as a <section> fragment."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from simulations.render.race_conditions import render_analysis, render_stage
 
 SVG = "{http://www.w3.org/2000/svg}"
 SVG_TAGS = {"svg", "g", "rect", "text", "tspan", "line", "path"}
+HTML_TAGS = {"div", "span", "p"}  # the stage, its board, a value in flight, the race alert
 
 
 def make(seed: int = 1, **params) -> Engine:
@@ -56,14 +58,16 @@ def all_frames(engine: Engine, limit: int = 300) -> list[Frame]:
     return frames
 
 
-def test_stage_is_one_svg_with_the_id_and_an_accessible_name():
-    svg = render_stage(make().frame, "stage-1")
-    root = parse(svg)
-    assert local(root.tag) == "svg"
+def test_stage_is_one_element_with_the_id_and_an_accessible_name():
+    html = render_stage(make().frame, "stage-1")
+    root = parse(html)
+    assert root.tag == "div"
     assert root.get("id") == "stage-1" and root.get("role") == "img"
     assert root.get("aria-label", "").startswith("Step 0:")
-    assert len(root.get("viewBox").split()) == 4
-    assert svg.startswith("<svg ") and svg.endswith("</svg>")
+    cols = [el for el in root.iter(f"{SVG}svg")]
+    assert len(cols) == 3  # T1, shared, T2
+    assert all(len(c.get("viewBox").split()) == 4 for c in cols)
+    assert html.startswith("<div ") and html.endswith("</div>")
 
 
 @pytest.mark.parametrize("preset", Engine.presets, ids=lambda p: p.slug)
@@ -71,8 +75,11 @@ def test_every_frame_of_every_preset_renders_real_svg(preset):
     engine = make(preset.seed, **preset.params)
     for frame in all_frames(engine):
         root = parse(render_stage(frame, "stage"))
-        tags = {local(el.tag) for el in root.iter()}
-        assert tags <= SVG_TAGS, tags - SVG_TAGS  # no foreignObject, no HTML
+        svg_tags = {local(el.tag) for col in root.iter(f"{SVG}svg") for el in col.iter()}
+        assert svg_tags <= SVG_TAGS, svg_tags - SVG_TAGS  # no foreignObject, no HTML in an svg
+        assert all(el.tag.startswith(SVG) for col in root.iter(f"{SVG}svg") for el in col.iter())
+        html_tags = {el.tag for el in root.iter() if not el.tag.startswith(SVG)}
+        assert html_tags <= HTML_TAGS, html_tags - HTML_TAGS
         names = [e.state["name"] for e in frame.entities if e.kind == "thread"]
         shown = texts(root)
         for name in names:
@@ -83,7 +90,8 @@ def test_every_frame_of_every_preset_renders_real_svg(preset):
 
 def test_size_does_not_change_between_frames():
     engine = make(threads=3, fix="mutex", increments=2)
-    boxes = {parse(render_stage(f, "s")).get("viewBox") for f in all_frames(engine)}
+    boxes = {(parse(render_stage(f, "s")).get("style"), tuple(c.get("viewBox") for c in parse(render_stage(f, "s")).iter(f"{SVG}svg")))
+             for f in all_frames(engine)}
     assert len(boxes) == 1
 
 
@@ -94,10 +102,10 @@ def test_race_frame_draws_the_race_in_red():
     frame = pick(engine, 2)  # T2's load races with T1's store
     root = parse(render_stage(frame, "s"))
     cls = classes(root)
-    assert any("race" in c for c in cls) and any("race-link" in c for c in cls)
+    assert any("race" in c for c in cls) and any("race-alert" in c for c in cls)
     assert sum(1 for c in cls if "line-race" in c) == 2  # both racing accesses marked
     assert sum(1 for c in cls if {"thread", "racing"} <= c) == 2
-    assert "data race on counter" in texts(root)
+    assert "data race on counter" in "".join(root.itertext())
     assert "data race" in root.get("aria-label")
 
 
@@ -169,7 +177,7 @@ def test_all_text_is_escaped():
     root = parse(svg)
     assert root.get("id") == 'x" onload="alert(1)'
     assert root.get("onload") is None
-    assert hostile in texts(root)
+    assert hostile in "".join(root.itertext())
 
 
 # -- the explorer view ---------------------------------------------------------
@@ -219,3 +227,19 @@ def test_explore_sections_parse(params):
     data = explore(Engine.parse_params(params))
     root = ET.fromstring(render_analysis("explore", data, "e"))
     assert len(root.findall("./table/tbody/tr")) == len(data["outcomes"])
+
+
+def test_a_load_or_store_sends_its_value_travelling():
+    """Issue 8: the value moves between the thread and the cell, as an element new in the
+    frame (a CSS animation on an inserted element is what the ws extension's swap allows)."""
+    engine = make(scheduler="manual", increments=1)
+    assert 'class="race-flight' not in render_stage(engine.frame, "s")
+    load = parse(render_stage(pick(engine, 1), "s"))  # T1: tmp = counter
+    flights = [el for el in load.iter("span") if "race-flight" in el.get("class", "")]
+    assert [f.get("class") for f in flights] == ["race-flight race-flight--read"] and flights[0].text == "0"
+    for var in ("--x0", "--y1", "--nx0", "--ny1"):
+        assert var + ":" in flights[0].get("style")
+    assert 'class="race-flight' not in render_stage(pick(engine, 1), "s")  # tmp + 1: no memory access
+    store = parse(render_stage(pick(engine, 1), "s"))  # counter = tmp
+    flights = [el for el in store.iter("span") if "race-flight" in el.get("class", "")]
+    assert [f.get("class") for f in flights] == ["race-flight race-flight--write"] and flights[0].text == "1"
