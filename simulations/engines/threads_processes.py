@@ -42,6 +42,7 @@ Scenario = Literal[
 ]
 PIPE_BUF_KB = 4  # Linux: PIPE_BUF is 4096 bytes; the simulated pipe counts in 1 KiB chunks
 SEGMENTS_SHOWN = 16
+WAITS_SHOWN = 4
 #: Signal numbers on Linux (signal(7)); a shell reports a process killed by one as 128 + n.
 SIGNALS = {"SIGSEGV": 11, "SIGPIPE": 13}
 
@@ -120,6 +121,7 @@ class ThreadState(TypedDict):
     priority: int
     core: int | None
     doing: str
+    waits: list[list]  # its last few waits off the core, [start, end] (end = now while it waits)
 
 
 class PageState(TypedDict):
@@ -342,7 +344,7 @@ class ThreadsProcessesEngine(Engine):
     def _thread(self, tid: str, pid: int, ops: list[list], arrival: int | None = None, priority: int = 0,
                 length: int | None = None) -> str:
         work = length if length is not None else sum(o[1] for o in ops if o[0] == "cpu")
-        self.threads[tid] = {"pid": pid, "ops": ops, "pc": 0, "doing": "not started", "job": None,
+        self.threads[tid] = {"pid": pid, "ops": ops, "pc": 0, "doing": "not started", "job": None, "waits": [],
                              "cpu": CpuThread(tid, work, work, 0, priority)}
         self.order.append(tid)
         proc = self.procs[pid]
@@ -613,6 +615,7 @@ class ThreadsProcessesEngine(Engine):
             _, _, tid = self.wakes.pop(0)
             if self.threads[tid]["cpu"].state == "blocked":
                 self.cpu.wake(tid, now)
+                self._end_wait(tid)
                 self.threads[tid]["doing"] = "ready"
                 said.append(f"{tid}'s {self.threads[tid].get('waiting', 'I/O')} completes: it is ready again.")
         self._wake_request_takers()
@@ -650,9 +653,18 @@ class ThreadsProcessesEngine(Engine):
         self.peak_pages = max(getattr(self, "peak_pages", 0), len(self.frames))
         return said
 
+    def _end_wait(self, tid: str) -> None:
+        waits = self.threads[tid]["waits"]
+        if waits and waits[-1][1] is None:
+            waits[-1][1] = self.now
+            if waits[-1][1] == waits[-1][0]:
+                waits.pop()  # woken at once: nothing to draw
+
     def _block(self, tid: str, why: str, until: int | None = None) -> None:
         self.cpu.block(tid, self.now)
         th = self.threads[tid]
+        th["waits"].append([self.now, None])
+        del th["waits"][:-WAITS_SHOWN]
         th["doing"] = why
         if until is not None:
             self._wseq += 1
@@ -662,6 +674,7 @@ class ThreadsProcessesEngine(Engine):
     def _wake(self, tid: str) -> None:
         if self.threads[tid]["cpu"].state == "blocked":
             self.cpu.wake(tid, self.now)
+            self._end_wait(tid)
             self.threads[tid]["doing"] = "ready"
 
     def _run_ops(self, tid: str, events: list[Event]) -> list[str]:
@@ -877,6 +890,7 @@ class ThreadsProcessesEngine(Engine):
         victims = [t for t in proc["threads"] if self.threads[t]["cpu"].state != "done"]
         for t in victims:
             self.cpu.kill(t, self.now)
+            self._end_wait(t)
             self.threads[t]["doing"] = "killed"
             for ch in self.channels.values():
                 if t in ch["waiting"]:
@@ -1172,13 +1186,17 @@ class ThreadsProcessesEngine(Engine):
             th = self.threads[tid]
             c = th["cpu"]
             arrival = c.arrival if c.state != "new" else self._arrival_of(tid)
-            key = (c.state, arrival, c.first_run, c.completion, c.remaining, c.core, th["doing"])
+            waits = th["waits"]
+            open_wait = bool(waits) and waits[-1][1] is None
+            key = (c.state, arrival, c.first_run, c.completion, c.remaining, c.core, th["doing"], len(waits),
+                   waits[0][0] if waits else None, now if open_wait else None)
             hit = cache.get(tid)
             if hit is None or hit[0] != key:
                 hit = cache[tid] = (key, Entity(tid, "thread", {
                     "process": th["pid"], "state": c.state, "arrival": arrival, "first_run": c.first_run,
                     "completion": c.completion, "remaining": max(0, c.remaining), "length": c.length,
                     "priority": c.priority, "core": c.core, "doing": th["doing"],
+                    "waits": [[a, now if b is None else b] for a, b in waits],
                 }))
             ents.append(hit[1])
         refs, frames = self.refs, self.frames

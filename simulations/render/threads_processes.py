@@ -22,6 +22,7 @@ FONT = 16
 ROW = 22
 GAP = 12
 MAX_THREADS = 10
+WAIT_LANES = 3  # rows for the first threads that wait off the core (I/O, a pipe, a join...)
 
 STATE_GLYPH = {"running": "\u25b6", "ready": "\u25cb", "blocked": "\u2016", "done": "\u2713", "new": "\u00b7"}
 TASK_GLYPH = {"running": "\u25b6", "ready": "\u25cb", "awaiting": "\u29d7", "blocking": "\u26d4", "done": "\u2713"}
@@ -231,11 +232,17 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     colours = _colour_map(threads)
     now = frame.time
     parts = [timeline.defs()]
-    tl, h = render_timeline(_lanes(cores, colours), width=WIDTH, t_range=_t_range(cores, now), now=now,
+    lanes = _lanes(cores, colours)
+    waiting = [e for e in threads if e.state["waits"]][:WAIT_LANES]
+    for e in waiting:
+        lanes.append(Lane(f"{e.id} waits", tuple(
+            Bar(a, b, "", "blocked", colours[e.id], f"{e.id} blocked {a}-{b}") for a, b in e.state["waits"] if b > a)))
+    tl, h = render_timeline(lanes, width=WIDTH, t_range=_t_range(cores, now), now=now,
                             caption="cores over time (red dashes: now)", t_unit="ticks")
     parts.append(tl)
     y = h + 4
-    parts.append(f'<text x="4" y="{y + 14:.0f}" font-size="16" fill="#475569">hatched: context switch</text>')
+    key = "hatched: context switch; dashed outline: blocked" if waiting else "hatched: context switch"
+    parts.append(f'<text x="4" y="{y + 14:.0f}" font-size="16" fill="#475569">{key}</text>')
     y += ROW
     if groups.get("speedup"):
         s, y = _speedup(groups["speedup"], y + 4)

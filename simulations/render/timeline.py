@@ -27,7 +27,7 @@ from simulations.render.svg import legible_font, num, text_width
 COLOURS = ("#1d4ed8", "#b45309", "#15803d", "#7c3aed", "#be185d", "#0f766e", "#9a3412", "#4338ca")
 LANE_H = 30
 GAP = 6
-LABEL_W = 64
+LABEL_W = 76
 AXIS_H = 24
 
 

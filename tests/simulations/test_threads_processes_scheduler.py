@@ -265,6 +265,12 @@ def test_scheduler_properties(policy, cores, quantum, switch_cost, aging, job_li
             if kind == "run":
                 engine_ran[tid] = engine_ran.get(tid, 0) + end - start
     assert engine_ran == {tid: t["length"] for tid, t in last.items()}
+    # A thread's waits off the core (drawn dashed) never overlap its own run segments.
+    for tid, t in last.items():
+        for a, b in t["waits"]:
+            assert a < b
+            for core in engine.cpu.core_list:
+                assert not any(s[0] == tid and s[3] == "run" and s[1] < b and s[2] > a for s in core.segments)
 
 
 def test_the_kernel_api_on_its_own():
