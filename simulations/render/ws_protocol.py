@@ -16,7 +16,7 @@ from html import escape
 from typing import Any
 
 from simulations.engines.base import Frame
-from simulations.render.chart import Series, render_chart, time_window
+from simulations.render.chart import COLOURS, DASHES, Series, render_chart, time_window
 from simulations.render.svg import MONO, fit, num, svg_root
 from simulations.render.topology import Network, StageMessage, StageNode, Timer, render_topology
 
@@ -62,9 +62,8 @@ def _peer(pid: str, ready: str, last_event: str, code: int | None, timer: tuple 
         kind, start, deadline = timer
         t = Timer(start, deadline, "heartbeat" if kind == "ping" else "election",
                   f"{'next ping' if kind == 'ping' else 'pong due'} at {_ms(deadline)}")
-    title = f"{pid}: readyState {ready}" + (f", close code {code}" if code else "")
-    if t is not None:
-        title += f"; {t.label}"
+    # The label says the readyState; the title adds only what is not drawn.
+    title = "; ".join(x for x in (f"close code {code}" if code else "", t.label if t is not None else "") if x)
     return StageNode(pid, ready, _STATE_SHAPE.get(ready, "plain"), (line,), False, t, title)
 
 
@@ -81,8 +80,7 @@ def _frame_msg(eid: str, st: dict[str, Any]) -> StageMessage:
     elif name in ("text", "binary", "continuation"):
         label = f"{label} {st['payload_length']} B"
     cls = "ws-data" if name in ("text", "binary", "continuation") else "ws-close" if name == "close" else "ws-control"
-    title = (f"{name} frame, {len(st['bytes']) // 2} bytes, FIN {int(st['fin'])}, "
-             f"{'masked with ' + st['masking_key'] if st['masked'] else 'unmasked'}"
+    title = (f"{len(st['bytes']) // 2} bytes, {'masked' if st['masked'] else 'unmasked'}"
              + (f": {st['note']}" if st["note"] else "") + ("; lost" if st["status"] == "lost" else ""))
     return StageMessage(eid, st["src"], st["dst"], st["sent_at"], st["deliver_at"], label, _SHAPE[name], cls,
                         st["status"] == "lost", title)
@@ -237,33 +235,35 @@ def _byte_box(y: float, hexbytes: str, masked: bool, key: str | None, opcode: in
 @lru_cache(maxsize=64)
 def _bytes_chart(series: tuple[Series, ...], y: float, t_range: tuple[float, float]) -> tuple[str, float]:
     return render_chart(series, y=y, width=WIDTH, height=CHART_H, t_range=t_range,
-                        caption="kB on the wire, same traffic", integer=False)
+                        caption="kB on the wire, same traffic (lines keyed below)", integer=False, legend=False)
 
 
 SHORT_NAMES = {"short polling": "short poll", "long polling": "long poll"}
 BAR_ROW = 24
-BAR_COLOURS = ("#1d4ed8", "#b45309", "#15803d")  # the chart's series colours, in the same order
 
 
 @lru_cache(maxsize=256)
 def _delay_bars(y: float, rows: tuple[tuple[str, tuple[float, ...]], ...]) -> tuple[str, float]:
-    """The mean delay of the server's messages per method, as bars (the chart above names
-    the colours), with the worst single delay after the mean."""
+    """The mean delay of the server's messages per method, as bars, with the worst single
+    delay after the mean. Each row starts with its method's line (colour and dash) from the
+    chart above: this is that chart's legend too."""
     h = 26 + BAR_ROW * len(rows)
     out = [f'<g class="ws-delays" transform="translate(0,{num(y)})" font-size="{FONT}">',
            '<text class="chart-caption" x="8" y="16" font-weight="600">Delay of server messages (mean, worst)</text>']
     means = [sum(v) / len(v) if v else None for _, v in rows]
     top = max([m for m in means if m is not None] + [max(v) for _, v in rows if v] + [1.0])
-    left, right = 104.0, WIDTH - 118.0
+    left, right = 130.0, WIDTH - 112.0
     for i, ((name, vals), mean) in enumerate(zip(rows, means)):
         yy = 26 + BAR_ROW * i
-        out.append(f'<text x="8" y="{num(yy + 15)}">{escape(name)}</text>')
+        dash = f' stroke-dasharray="{DASHES[i]}"' if DASHES[i] else ""
+        out.append(f'<line class="chart-key series-{i}" x1="8" y1="{num(yy + 10)}" x2="32" y2="{num(yy + 10)}" '
+                   f'stroke="{COLOURS[i]}" stroke-width="3"{dash}/><text x="38" y="{num(yy + 15)}">{escape(name)}</text>')
         if mean is None:
             out.append(f'<text x="{num(left)}" y="{num(yy + 15)}" fill="#475569">none yet</text>')
             continue
         w = max(2.0, (right - left) * mean / top)
         out.append(f'<rect class="ws-bar series-{i}" x="{num(left)}" y="{num(yy + 3)}" width="{num(w)}" height="14" '
-                   f'fill="{BAR_COLOURS[i % 3]}"/><text x="{num(left + w + 6)}" y="{num(yy + 15)}">{mean:,.0f} ms, '
+                   f'fill="{COLOURS[i]}"/><text x="{num(left + w + 6)}" y="{num(yy + 15)}">{mean:,.0f} ms, '
                    f'{max(vals):,.0f}</text>')
     out.append("</g>")
     return "".join(out), h

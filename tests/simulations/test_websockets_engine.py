@@ -81,7 +81,7 @@ def test_a_wrong_accept_makes_the_client_fail_without_frames_section_4_1():
         assert hs["status"] == "failed" and hs["accept"] != codec.accept_for(hs["key"])
         assert frames[-1].metrics["client_state"] == "CLOSED" and frames[-1].metrics["close_code"] == "1006"
         assert not [ent for ent in frames[-1].entities if ent.kind == "frame" and ent.state["src"] == "client"]
-        assert frames[-1].metrics["frames_sent"] == 0 or all(
+        assert all(
             s["src"] == "server" for s in frames_of(frames))
         assert any("fail" in f.narration for f in frames)
 

@@ -334,7 +334,6 @@ class WebSocketsEngine(Engine):
     metrics = {
         "client_state": "The client's readyState: CONNECTING, OPEN, CLOSING or CLOSED.",
         "server_state": "The server's readyState.",
-        "frames_sent": "WebSocket frames sent so far, both ways.",
         "websocket_bytes": "Bytes the WebSocket has put on the wire: the handshake and every frame, both ways.",
         "long_polling_bytes": "Bytes long polling puts on the wire for the same messages by now: heads and bodies.",
         "short_polling_bytes": "Bytes short polling puts on the wire by now: heads and bodies.",
@@ -925,7 +924,6 @@ class WebSocketsEngine(Engine):
         metrics = {
             "client_state": self.peers[CLIENT]["ready_state"],
             "server_state": self.peers[SERVER]["ready_state"],
-            "frames_sent": self.frames_sent,
             "websocket_bytes": self.total,
             "long_polling_bytes": self.long.bytes_at(now),
             "short_polling_bytes": self.short.bytes_at(now),
