@@ -152,6 +152,7 @@ class WaitForState(TypedDict):
     edges: tuple[tuple[str, str], ...]  # waiter -> holder
     cycle: tuple[str, ...]  # thread ids in the (first) cycle, or empty
     cycles: int
+    deadlock: bool  # a cycle of waits none of which times out
     conditions: tuple[dict[str, Any], ...]  # deadlock: {name, holds, broken_by}
 
 
@@ -748,6 +749,7 @@ class LocksEngine(Engine):
         self.stuck = False
         self.first_cycle: tuple[str, ...] = ()
         self._spurious_pending = False
+        self._seen_cycle: tuple[str, ...] = ()
         self._graph: tuple[tuple[tuple[str, str], ...], list[tuple[str, ...]]] = ((), [])
         self.cpu = Cpu(cores=p.cores, policy="rr", quantum=p.quantum)
         if p.scenario == "peterson":
@@ -1109,12 +1111,17 @@ class LocksEngine(Engine):
             edges = wait_for_edges(self.locks)
             cycles = find_cycles(edges) if edges else []
             self._graph = (tuple(edges), cycles)
-            if cycles and not self.first_cycle:
-                self.first_cycle = cycles[0]
+            # A cycle of untimed waits is a deadlock; one where some wait has a timeout is not:
+            # that wait will give up (no preemption does not hold).
+            dead = [c for c in cycles if all(self.by_id[t].deadline is None for t in c)]
+            if cycles and cycles[0] != self._seen_cycle:
                 ring = " \u2192 ".join(cycles[0] + (cycles[0][0],))
-                events.append(Event("deadlock", f"Deadlock: {ring}. Each waits for a lock the next one holds, and none will let go.", severity="error"))
-            if not cycles:
-                self.first_cycle = ()
+                if dead:
+                    events.append(Event("deadlock", f"Deadlock: {ring}. Each waits for a lock the next one holds, and none will let go.", severity="error"))
+                else:
+                    events.append(Event("cycle", f"A wait-for cycle formed: {ring}. It is not a deadlock: a timed wait in it will give up.", severity="warn"))
+            self._seen_cycle = cycles[0] if cycles else ()
+            self.first_cycle = dead[0] if dead else ()
             alive = [t for t in self.threads if t.state != "done"]
             if alive and all(t.state == "blocked" and t.deadline is None for t in alive):
                 self.stuck = True
@@ -1224,13 +1231,21 @@ class LocksEngine(Engine):
         }[p.scenario]
 
     def _narrate(self, events: list[Event]) -> str:
-        order = {"deadlock": 0, "violation": 0, "underflow": 0, "timeout": 1, "trylock-failed": 1, "cas-failed": 1,
+        order = {"deadlock": 0, "cycle": 0, "violation": 0, "underflow": 0, "timeout": 1, "trylock-failed": 1, "cas-failed": 1,
                  "handoff": 2, "blocked": 2, "spin": 2, "wake": 2, "wait": 2, "enter": 2, "store": 3, "flush": 3}
         picked = sorted(events, key=lambda e: order.get(e.kind, 4))[:2]
         if picked:
             return " ".join(e.text for e in picked)
         if self.stuck:
             return "No thread can run again: every one left is blocked."
+        spinners = [t for t in self.threads if t.state == "spinning"]
+        if spinners:
+            lock = self.lock_by_id.get(spinners[0].waiting_for or "")
+            holder = self.by_id.get(lock.holders[0]) if lock is not None and lock.holders else None
+            if holder is not None and holder.state == "ready":
+                names = " and ".join(t.tid for t in spinners)
+                return (f"{names} spin{'s' if len(spinners) == 1 else ''} on {lock.id} while its holder {holder.tid} "
+                        "waits for a core: those ticks are wasted.")
         busy = [t for t in self.threads if t.state in ("running", "in_cs", "spinning")]
         if not busy:
             return "No thread is on a core this tick."
@@ -1274,11 +1289,12 @@ class LocksEngine(Engine):
             edges, cycles = self._graph
             entities.append(Entity("wait-for", "wait_for", {
                 "edges": edges, "cycle": cycles[0] if cycles else (), "cycles": len(cycles),
+                "deadlock": bool(self.first_cycle),
                 "conditions": _coffman(p) if p.scenario == "deadlock" else (),
             }))
         lo = self.now - TIMELINE_TICKS
         for core in self.cpu.core_list:
-            segs = tuple((tid, a if a > lo else lo, b, kind) for tid, a, b, kind in core.segments[-TIMELINE_TICKS:] if b > lo)
+            segs = tuple((tid, a, b, kind) for tid, a, b, kind in core.segments[-TIMELINE_TICKS:] if b > lo)
             running = core.running
             th = self.by_id.get(running) if running else None
             activity = "idle" if th is None else {"spinning": "spin", "in_cs": "cs"}.get(th.state, "run")
@@ -1307,7 +1323,8 @@ class LocksEngine(Engine):
         if sc == "condvar":
             metrics["items"] = self.shared["items"]
             metrics["underflows"] = self.underflows
-        metrics["stuck"] = self.stuck
+        if sc in ("semaphore", "condvar", "deadlock"):
+            metrics["stuck"] = self.stuck
         return Frame(self.index, float(self.now), tuple(entities), metrics, events, narration, self._done)
 
     def _peterson_op(self, th: Thread) -> str:

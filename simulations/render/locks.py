@@ -63,8 +63,6 @@ def _thread_line(name: str, state: str, op: str, holds: tuple[str, ...], waiting
     tail = []
     if holds:
         tail.append("holds " + ",".join(holds))
-    if waiting_for and state in ("blocked", "spinning"):
-        tail.append(f"on {waiting_for}")
     detail = " \u00b7 ".join(x for x in (WORD.get(state, state), where, op, *tail) if x)
     shown = fit(detail, WIDTH - 70, FONT)
     tip = f"<title>{escape(name + ': ' + detail)}</title>" if shown != detail else ""  # cut: the whole on hover
@@ -131,8 +129,11 @@ def _positions(ids: tuple[str, ...]) -> tuple[tuple[str, tuple[float, float]], .
 
 @lru_cache(maxsize=256)
 def _arrows(pos_items: tuple, edges: tuple[tuple[str, str], ...], cycle_edges: frozenset) -> str:
+    """Every wait-for edge as an arrow (a curve and a head), the edges of a cycle thick, dashed
+    and red: one path of curves and one of heads per kind, so many edges stay a few elements."""
     pos = dict(pos_items)
-    out = ['<g class="wf-edges" fill="none" stroke="#334155">']
+    curves: dict[bool, list[str]] = {False: [], True: []}
+    heads: dict[bool, list[str]] = {False: [], True: []}
     for a, b in edges:
         if a not in pos or b not in pos:
             continue
@@ -146,50 +147,51 @@ def _arrows(pos_items: tuple, edges: tuple[tuple[str, str], ...], cycle_edges: f
         x0, y0 = ax + ux * 28 + nx * 0.5, ay + uy * 28 + ny * 0.5
         x1, y1 = bx - ux * 30 + nx * 0.5, by - uy * 30 + ny * 0.5
         cx, cy = (x0 + x1) / 2 + nx, (y0 + y1) / 2 + ny
-        in_cycle = (a, b) in cycle_edges
-        cls = "wf-edge wf-cycle" if in_cycle else "wf-edge"
-        colour = "#b42318" if in_cycle else "#334155"
-        dash = ' stroke-dasharray="8 4"' if in_cycle else ""
-        sw = "4" if in_cycle else "2"
-        # The arrowhead: a small triangle at (x1, y1) along the curve's end tangent.
         tx, ty = x1 - cx, y1 - cy
         tl = math.hypot(tx, ty) or 1.0
         tx, ty = tx / tl, ty / tl
         hx, hy = x1 - tx * 10, y1 - ty * 10
-        head = f"M{num(x1)},{num(y1)}L{num(hx - ty * 6)},{num(hy + tx * 6)}L{num(hx + ty * 6)},{num(hy - tx * 6)}Z"
-        out.append(
-            f'<g class="{cls}" stroke="{colour}" fill="{colour}"><title>{escape(a)} waits for {escape(b)}</title>'
-            f'<path d="M{num(x0)},{num(y0)}Q{num(cx)},{num(cy)} {num(x1)},{num(y1)}" fill="none" stroke-width="{sw}"{dash}/>'
-            f'<path class="wf-head" d="{head}" stroke="none"/></g>'
-        )
+        k = (a, b) in cycle_edges
+        curves[k].append(f"M{x0:.0f},{y0:.0f}Q{cx:.0f},{cy:.0f} {x1:.0f},{y1:.0f}")
+        heads[k].append(f"M{x1:.0f},{y1:.0f}L{hx - ty * 6:.0f},{hy + tx * 6:.0f}L{hx + ty * 6:.0f},{hy - tx * 6:.0f}Z")
+    out = ['<g class="wf-edges">']
+    for k, cls, colour, extra in ((False, "wf-edge", "#334155", ' stroke-width="2"'),
+                                  (True, "wf-edge wf-cycle", "#b42318", ' stroke-width="4" stroke-dasharray="8 4"')):
+        if curves[k]:
+            out.append(f'<g class="{cls}" stroke="{colour}" fill="{colour}"><path d="{"".join(curves[k])}" fill="none"{extra}/>'
+                       f'<path class="wf-head" d="{"".join(heads[k])}" stroke="none"/></g>')
     out.append("</g>")
     return "".join(out)
 
 
 def _wait_for(threads: Sequence[Entity], wf: Entity, y: float) -> tuple[str, float]:
-    ids = tuple(e.id for e in threads)
+    key = tuple((e.id, e.state["state"], e.state["waiting_for"], tuple(e.state["holds"])) for e in threads)
+    return _wait_for_of(key, tuple(map(tuple, wf.state["edges"])), tuple(wf.state["cycle"]), wf.state["deadlock"], y)
+
+
+@lru_cache(maxsize=256)
+def _wait_for_of(threads: tuple, edges: tuple[tuple[str, str], ...], cycle: tuple[str, ...], deadlock: bool,
+                 y: float) -> tuple[str, float]:
+    ids = tuple(t[0] for t in threads)
     positions = dict(_positions(ids))
-    cycle = tuple(wf.state["cycle"])
     in_cycle = set(cycle)
     nodes = []
-    for e in threads:
-        s = e.state
-        state = s["state"]
-        second = f"on {s['waiting_for']}" if s["waiting_for"] else ("holds " + ",".join(s["holds"]) if s["holds"] else "")
-        shape = "double" if e.id in in_cycle else SHAPE.get(state, "plain")
-        role = "in cycle" if e.id in in_cycle else NODE_WORD.get(state, state)
-        nodes.append(StageNode(e.id, role, shape, (second,), False, None, f"{e.id}: {WORD.get(state, state)}"))
+    for tid, state, waiting_for, holds in threads:
+        shape = "double" if tid in in_cycle else SHAPE.get(state, "plain")
+        role = "in cycle" if tid in in_cycle else NODE_WORD.get(state, state)
+        nodes.append(StageNode(tid, role, shape, (), False, None, ""))
     if cycle:
-        caption = "Deadlock: " + " \u2192 ".join(cycle + (cycle[0],))
-    elif wf.state["edges"]:
-        caption = "Wait-for graph: " + ", ".join(f"{a}\u2192{b}" for a, b in wf.state["edges"][:4])
+        ring = " \u2192 ".join(cycle + (cycle[0],))
+        caption = f"Deadlock: {ring}" if deadlock else f"Cycle: {ring} (a timeout will break it)"
+    elif edges:
+        caption = "Wait-for graph: " + ", ".join(f"{a}\u2192{b}" for a, b in edges[:4])
     else:
         caption = "Wait-for graph: nobody waits"
     net = Network(links=(), caption=caption) if "caption" in Network._fields else Network(links=())
-    topo, h = render_topology(nodes, (), 0.0, net, y=y, width=WIDTH, positions=positions, lines=2)
+    topo, h = render_topology(nodes, (), 0.0, net, y=y, width=WIDTH, positions=positions, lines=1)
     cycle_edges = frozenset(zip(cycle, cycle[1:] + cycle[:1])) if cycle else frozenset()
-    arrows = _arrows(tuple(sorted(positions.items())), tuple(map(tuple, wf.state["edges"])), cycle_edges)
-    cls = "wf wf-deadlock" if cycle else "wf"
+    arrows = _arrows(tuple(sorted(positions.items())), edges, cycle_edges)
+    cls = "wf wf-deadlock" if deadlock else "wf"
     return f'<g class="{cls}">{topo}<g transform="translate(0,{num(y)})">{arrows}</g></g>', h
 
 
@@ -238,39 +240,37 @@ def _peterson(memory: Sequence[Entity], buffers: Sequence[Entity], y: float) -> 
 TL_PX = 15  # one tick, in units: 24 ticks fill 360 of the 432
 
 
-@lru_cache(maxsize=1024)
-def _core_row(index: int, segments: tuple[tuple[str, int, int, str], ...], lo: int, spin_fill: str, y: float) -> str:
+@lru_cache(maxsize=4096)
+def _piece(tid: str, a: int, b: int, kind: str) -> str:
+    """One segment at its absolute place on the time axis (x = tick * TL_PX): the same string
+    on every frame it is on screen, so a lane is mostly cached pieces joined."""
+    x0, w = a * TL_PX, (b - a) * TL_PX
+    if kind == "spin":
+        body = f'<path class="tl-spinblock" d="M{x0},3h{w}v18h-{w}z" stroke="#b45309" fill="url(#SPIN)"/>'
+    elif kind == "cs":
+        body = f'<path class="tl-cs" d="M{x0},3h{w}v18h-{w}z" fill="#1d4ed8"/>'
+    else:
+        body = f'<path class="tl-run" d="M{x0},8h{w}v8h-{w}z" fill="#64748b"/>'
+    if b - a >= 3:
+        cx = x0 + w / 2
+        body += (f'<rect class="tl-chip" x="{num(cx - 12)}" y="4" width="24" height="16" rx="3" fill="#fff"/>'
+                 f'<text x="{num(cx)}" y="17" text-anchor="middle">{escape(tid)}</text>')
+    return body
+
+
+def _core_row(index: int, segments: Sequence[Sequence[Any]], lo: int, spin_fill: str, y: float) -> str:
     """One core's lane: work as a thin bar, critical sections as tall blocks, spinning as a
-    zigzag-patterned block; each kind one <path>, so a busy lane is a few elements. Threads'
-    names on the blocks three ticks or longer."""
-    px = TL_PX
-    d: dict[str, list[str]] = {"run": [], "cs": [], "spin": []}
-    names = []
-    for tid, a, b, kind in segments:
-        x0 = TL_LEFT + (a - lo) * px
-        w = (b - a) * px
-        if kind == "spin":
-            d["spin"].append(f"M{x0},3h{w}v18h-{w}z")
-        elif kind == "cs":
-            d["cs"].append(f"M{x0},3h{w}v18h-{w}z")
-        else:
-            d["run"].append(f"M{x0},8h{w}v8h-{w}z")
-        if b - a >= 3:
-            names.append((x0 + w / 2, tid))
-    out = [f'<g class="tl-core" transform="translate(0,{num(y)})">']
-    out.append(f'<text class="tl-label" x="8" y="17">core {index}</text>')
-    out.append(f'<rect class="tl-lane" x="{TL_LEFT}" y="2" width="{TL_TICKS * px}" height="20" fill="#f1f5f9"/>')
-    if d["run"]:
-        out.append(f'<path class="tl-run" d="{"".join(d["run"])}" fill="#64748b"/>')
-    if d["cs"]:
-        out.append(f'<path class="tl-cs" d="{"".join(d["cs"])}" fill="#1d4ed8"/>')
-    if d["spin"]:
-        out.append(f'<path class="tl-spinblock" d="{"".join(d["spin"])}" fill="url(#{spin_fill})" stroke="#b45309"/>')
-    for cx, tid in names:
-        out.append(f'<rect class="tl-chip" x="{num(cx - 12)}" y="4" width="24" height="16" rx="3" fill="#fff"/>'
-                   f'<text x="{num(cx)}" y="17" text-anchor="middle">{escape(tid)}</text>')
-    out.append("</g>")
-    return "".join(out)
+    zigzag-patterned block, the thread's name on blocks three ticks or longer. The pieces sit
+    on the absolute time axis, shifted left by `lo` ticks (a piece starting earlier is cut
+    at `lo`)."""
+    pieces = "".join(_piece(tid, a if a > lo else lo, b, kind) for tid, a, b, kind in segments)
+    if "#SPIN" in pieces:
+        pieces = pieces.replace("#SPIN", "#" + spin_fill)
+    return (
+        f'<g class="tl-core" transform="translate(0,{num(y)})"><text class="tl-label" x="8" y="17">core {index}</text>'
+        f'<rect class="tl-lane" x="{TL_LEFT}" y="2" width="{TL_TICKS * TL_PX}" height="20" fill="#f1f5f9"/>'
+        f'<g transform="translate({TL_LEFT - lo * TL_PX},0)">{pieces}</g></g>'
+    )
 
 
 def _timeline(cores: Sequence[Entity], now: float, y: float, dom_id: str) -> tuple[str, float]:
@@ -278,16 +278,17 @@ def _timeline(cores: Sequence[Entity], now: float, y: float, dom_id: str) -> tup
     lo = max(0, hi - TL_TICKS)
     spin_fill = f"{dom_id}-spin"
     out = [f'<g class="tl" transform="translate(0,{num(y)})">',
-           # The zigzag that fills spinning blocks (an id per stage: several may share a page).
-           f'<defs><pattern id="{escape(spin_fill)}" width="{TL_PX}" height="18" patternUnits="userSpaceOnUse">'
-           f'<rect width="{TL_PX}" height="18" fill="#fff7ed"/>'
-           f'<path class="tl-spin" d="M0,16l3.75,-14l3.75,14l3.75,-14l3.75,14" fill="none" stroke="#b45309" stroke-width="2"/></pattern></defs>',
            _txt(8, 16, f"cores, ticks {lo}\u2013{lo + TL_TICKS}", "lk-caption", weight="600")]
+    if any(seg[3] == "spin" for e in cores for seg in e.state["segments"]):
+        # The zigzag that fills spinning blocks (an id per stage: several may share a page).
+        out.append(f'<defs><pattern id="{escape(spin_fill)}" width="{TL_PX}" height="18" patternUnits="userSpaceOnUse">'
+                   f'<rect width="{TL_PX}" height="18" fill="#fff7ed"/>'
+                   f'<path class="tl-spin" d="M0,16l3.75,-14l3.75,14l3.75,-14l3.75,14" fill="none" stroke="#b45309" stroke-width="2"/></pattern></defs>')
     # The legend: the three shapes and their words.
     out.append('<g class="tl-legend" transform="translate(200,4)">'
                '<rect class="tl-run" x="0" y="6" width="14" height="6" fill="#64748b"/><text x="18" y="15">work</text>'
                '<rect class="tl-cs" x="66" y="0" width="14" height="16" fill="#1d4ed8"/><text x="84" y="15">CS</text>'
-               f'<rect class="tl-spinblock" x="120" y="0" width="15" height="16" fill="url(#{escape(spin_fill)})" stroke="#b45309"/>'
+               '<path class="tl-spin" d="M120,15l3.75,-14l3.75,14l3.75,-14l3.75,14" fill="none" stroke="#b45309" stroke-width="2"/>'
                '<text x="140" y="15">spin</text></g>')
     for i, e in enumerate(cores):
         s = e.state
@@ -297,6 +298,12 @@ def _timeline(cores: Sequence[Entity], now: float, y: float, dom_id: str) -> tup
 
 
 # --------------------------------------------------------------------------- the stage
+
+
+@lru_cache(maxsize=256)
+def _table(rows: tuple[Row, ...], y: float) -> tuple[str, float]:
+    return render_table(rows, y=y, width=WIDTH, legend=LOCK_LEGEND, caption="locks: holders, then the queue",
+                        cell_w=26, note_w=150)
 
 
 def render_stage(frame: Frame, dom_id: str) -> str:
@@ -334,8 +341,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
             s = cv.state
             rows.append(Row("cv", tuple(Cell(w.removeprefix("T"), "lk-waiter", "outline", f"{w} waits for a signal") for w in s["waiters"]),
                             "condvar", None, f"{s['name']}: condition variable with {s['mutex']}", f"items={s['items']}"))
-        table, th = render_table(rows, y=y, width=WIDTH, legend=LOCK_LEGEND, caption="locks: holders, then the queue",
-                                 cell_w=26, note_w=150)
+        table, th = _table(tuple(rows), y)
         parts.append(table)
         y += th + 4
     if memory and buffers:

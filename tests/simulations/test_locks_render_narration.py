@@ -62,8 +62,11 @@ def check_claims(frame):
         elif ev.kind == "deadlock":
             wf = next(x for x in frame.entities if x.kind == "wait_for").state
             ring = text.split(": ", 1)[1].split(".")[0].split(" \u2192 ")
-            assert tuple(ring[:-1]) == tuple(wf["cycle"]) and frame.metrics["deadlocked"]
+            assert tuple(ring[:-1]) == tuple(wf["cycle"]) and frame.metrics["deadlocked"] and wf["deadlock"]
             assert all(ts[t]["state"] == "blocked" for t in wf["cycle"])
+        elif ev.kind == "cycle":
+            wf = next(x for x in frame.entities if x.kind == "wait_for").state
+            assert wf["cycle"] and not wf["deadlock"] and not frame.metrics["deadlocked"]
         elif ev.kind == "violation":
             assert frame.metrics["in_cs_violations"] > 0
             assert sum(1 for s in ts.values() if s["state"] == "in_cs") >= 2
