@@ -208,7 +208,8 @@ def test_the_page_renders_the_first_frame_on_the_server(client):
     engine_cls, spec, step, root = ws_state(html)
     assert step == 0 and spec == parse_run(engine_cls, {}, 1)
     stage = root.find(f"{PANEL}-stage")
-    assert stage is not None and stage.tag == "svg"
+    assert stage is not None and stage.tag == "div"  # issue 8: one svg per column, so a phone can stack them
+    assert stage.find_all("svg")
     assert root.find(f"{PANEL}-narration").attrs["aria-live"] == "polite"
     assert root.find(f"{PANEL}-narration").text.strip()
     assert root.find(f"{PANEL}-timeline").attrs["type"] == "range"
@@ -293,12 +294,15 @@ def test_panels_and_see_it_links_cost_one_query(client):
     assert html.count('class="sim-see-it"') == 8, "four key features and four use cases"
 
 
-def test_the_panel_stands_between_the_summary_and_the_explanation_with_see_it_links(client):
+def test_the_panel_stands_after_the_explanation_s_opening_section_with_see_it_links(client):
+    """Issue 8: the panel goes where the prose first needs it, after the body's first
+    section (what a race is) and before the second (lost updates)."""
     html = page(client)
     lede = html.index('class="lede"')
-    panel = html.index(f'id="{PANEL}"')
     how = html.index('id="how-it-works"')
-    assert lede < panel < how
+    panel = html.index(f'id="{PANEL}"')
+    sections = [m.start() for m in re.finditer(r"<h2\b", html[how:])][0:2]
+    assert lede < how < how + sections[0] < panel < how + sections[1]
     features = html.split('id="key-features"', 1)[1].split("</ul>", 1)[0]
     items = re.findall(r"<li\b.*?</li>", features, flags=re.S)
     with_links = [item for item in items if 'class="sim-see-it"' in item]
