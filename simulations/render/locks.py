@@ -93,10 +93,11 @@ def _lock_row(e: Entity) -> Row:
     cells: list[Cell] = []
     for h in s["holders"]:
         cls = "lk-writer" if s["mode"] == "write" else "lk-holder"
-        cells.append(Cell(h.removeprefix("T"), cls, "solid", f"{h} holds {s['name']}" + (" for writing" if s["mode"] == "write" else " for reading" if s["mode"] == "read" else "")))
+        cells.append(Cell(h.removeprefix("T"), cls, "solid"))
     for w, m in zip(s["waiters"], s["waiter_modes"]):
-        what = {"r": "to read", "w": "to write", "s": "spinning"}.get(m, "")
-        cells.append(Cell(w.removeprefix("T") + ("w" if m == "w" else ""), "lk-waiter", "outline", f"{w} waits {what}".strip()))
+        # No per-cell titles: the row's title and the thread list say who waits for what, and a
+        # frame's bytes are budgeted. A queued writer is marked "w".
+        cells.append(Cell(w.removeprefix("T") + ("w" if m == "w" else ""), "lk-waiter", "outline"))
     kind = s["lock_type"]
     if kind == "semaphore":
         note = f"sem {s['value']}/{s['permits']} free"
@@ -241,36 +242,47 @@ TL_PX = 15  # one tick, in units: 24 ticks fill 360 of the 432
 
 
 @lru_cache(maxsize=4096)
-def _piece(tid: str, a: int, b: int, kind: str) -> str:
-    """One segment at its absolute place on the time axis (x = tick * TL_PX): the same string
-    on every frame it is on screen, so a lane is mostly cached pieces joined."""
+def _piece(a: int, b: int, kind: str) -> str:
+    """One segment's outline at its absolute place on the time axis (x = tick * TL_PX): the
+    same string on every frame it is on screen, so a lane is mostly cached pieces joined."""
     x0, w = a * TL_PX, (b - a) * TL_PX
-    if kind == "spin":
-        body = f'<path class="tl-spinblock" d="M{x0},3h{w}v18h-{w}z" stroke="#b45309" fill="url(#SPIN)"/>'
-    elif kind == "cs":
-        body = f'<path class="tl-cs" d="M{x0},3h{w}v18h-{w}z" fill="#1d4ed8"/>'
-    else:
-        body = f'<path class="tl-run" d="M{x0},8h{w}v8h-{w}z" fill="#64748b"/>'
-    if b - a >= 3:
-        cx = x0 + w / 2
-        body += (f'<rect class="tl-chip" x="{num(cx - 12)}" y="4" width="24" height="16" rx="3" fill="#fff"/>'
-                 f'<text x="{num(cx)}" y="17" text-anchor="middle">{escape(tid)}</text>')
-    return body
+    if kind == "run":
+        return f"M{x0},8h{w}v8h-{w}z"
+    return f"M{x0},3h{w}v18h-{w}z"
+
+
+@lru_cache(maxsize=2048)
+def _chip(tid: str, a: int, b: int) -> str:
+    cx = (a + b) * TL_PX / 2
+    return (f'<rect class="tl-chip" x="{num(cx - 12)}" y="4" width="24" height="16" rx="3" fill="#fff"/>'
+            f'<text x="{num(cx)}" y="17" text-anchor="middle">{escape(tid)}</text>')
 
 
 def _core_row(index: int, segments: Sequence[Sequence[Any]], lo: int, spin_fill: str, y: float) -> str:
     """One core's lane: work as a thin bar, critical sections as tall blocks, spinning as a
-    zigzag-patterned block, the thread's name on blocks three ticks or longer. The pieces sit
-    on the absolute time axis, shifted left by `lo` ticks (a piece starting earlier is cut
-    at `lo`)."""
-    pieces = "".join(_piece(tid, a if a > lo else lo, b, kind) for tid, a, b, kind in segments)
-    if "#SPIN" in pieces:
-        pieces = pieces.replace("#SPIN", "#" + spin_fill)
-    return (
-        f'<g class="tl-core" transform="translate(0,{num(y)})"><text class="tl-label" x="8" y="17">core {index}</text>'
-        f'<rect class="tl-lane" x="{TL_LEFT}" y="2" width="{TL_TICKS * TL_PX}" height="20" fill="#f1f5f9"/>'
-        f'<g transform="translate({TL_LEFT - lo * TL_PX},0)">{pieces}</g></g>'
-    )
+    zigzag-patterned block (one <path> per kind), the thread's name on blocks three ticks or
+    longer. The pieces sit on the absolute time axis, shifted left by `lo` ticks (a piece
+    starting earlier is cut at `lo`)."""
+    d: dict[str, list[str]] = {"run": [], "cs": [], "spin": []}
+    chips = []
+    for tid, a, b, kind in segments:
+        if a < lo:
+            a = lo
+        d.get(kind, d["run"]).append(_piece(a, b, kind))
+        if b - a >= 3:
+            chips.append(_chip(tid, a, b))
+    out = [f'<g class="tl-core" transform="translate(0,{num(y)})"><text class="tl-label" x="8" y="17">core {index}</text>'
+           f'<rect class="tl-lane" x="{TL_LEFT}" y="2" width="{TL_TICKS * TL_PX}" height="20" fill="#f1f5f9"/>'
+           f'<g transform="translate({TL_LEFT - lo * TL_PX},0)">']
+    if d["run"]:
+        out.append(f'<path class="tl-run" d="{"".join(d["run"])}" fill="#64748b"/>')
+    if d["cs"]:
+        out.append(f'<path class="tl-cs" d="{"".join(d["cs"])}" fill="#1d4ed8"/>')
+    if d["spin"]:
+        out.append(f'<path class="tl-spinblock" d="{"".join(d["spin"])}" fill="url(#{spin_fill})" stroke="#b45309"/>')
+    out.extend(chips)
+    out.append("</g></g>")
+    return "".join(out)
 
 
 def _timeline(cores: Sequence[Entity], now: float, y: float, dom_id: str) -> tuple[str, float]:
@@ -339,7 +351,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         rows = [_lock_row(e) for e in locks]
         if cv is not None:
             s = cv.state
-            rows.append(Row("cv", tuple(Cell(w.removeprefix("T"), "lk-waiter", "outline", f"{w} waits for a signal") for w in s["waiters"]),
+            rows.append(Row("cv", tuple(Cell(w.removeprefix("T"), "lk-waiter", "outline") for w in s["waiters"]),
                             "condvar", None, f"{s['name']}: condition variable with {s['mutex']}", f"items={s['items']}"))
         table, th = _table(tuple(rows), y)
         parts.append(table)
