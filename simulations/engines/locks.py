@@ -700,7 +700,7 @@ class LocksEngine(Engine):
         p: LocksParams = params  # type: ignore[assignment]
         d = LocksParams()
         if name == "explore":
-            threads = p.threads if p.scenario == "deadlock" else d.threads
+            threads = p.threads if p.scenario == "deadlock" else 2
             return d.model_copy(update={"scenario": "peterson" if p.scenario == "peterson" else "deadlock", "threads": threads})
         return d.model_copy(update={"scenario": "atomic", "threads": p.threads, "iterations": p.iterations, "work_length": p.work_length})
 

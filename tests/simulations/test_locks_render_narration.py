@@ -132,6 +132,14 @@ def test_analyses_render():
     assert "sharded" in html
 
 
+@pytest.mark.parametrize("params", [{"scenario": "mutex"}, {"scenario": "peterson", "memory_model": "tso"},
+                                    {"scenario": "deadlock", "threads": 3, "fix": "trylock"}, {"scenario": "atomic", "cores": 1}])
+def test_an_analysis_depends_only_on_its_inputs(params):
+    p = Engine.parse_params(params)
+    for name in Engine.analyses:
+        assert Engine.analyse(name, p) == Engine.analyse(name, Engine.analysis_inputs(name, p))
+
+
 def test_budgets_are_printed():
     """Measured, not asserted (DESIGN.md, Performance: the bench checks budgets)."""
     step_us, render_us, sizes = [], [], []
