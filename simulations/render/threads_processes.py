@@ -88,6 +88,8 @@ def _thread_row(tid: str, state: str, doing_text: str, arrival, first_run, compl
     hollow = ' fill-opacity="0.2" stroke-dasharray="3 2"' if state in ("blocked", "done") else ""
     shape = (f'<rect x="4" y="{y + 3:.0f}" width="16" height="16" rx="3" fill="{timeline.COLOURS[k]}"'
              f'{hollow} stroke="{timeline.COLOURS[k]}" stroke-width="2"/>')
+    if state == "done" and doing_text == "exited" and first_run is not None and arrival is not None:
+        doing_text = f"response {first_run - arrival}, turnaround {completion - arrival}"
     doing = fit(f"{STATE_GLYPH.get(state, '')} {state}: {doing_text}", 250, FONT)
     return (f'<g class="tp-thread tp-{escape(state)}"><title>{escape(tid)} in pid {pid}: {escape(state)}, '
             f'{remaining} of {length} ticks left</title>{shape}'
