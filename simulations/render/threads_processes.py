@@ -144,17 +144,16 @@ def _process_box(pid: int, parent, name: str, exit_status, killed_by, fork_retur
         if px + w > 428:
             px = 4.0
             y += 34
+        # Fill and stroke come from the stylesheet (.tp-page rect); the shape that carries the
+        # state stays in the markup: dashed when copy-on-write, thick when the frame is shared.
         dash = ' stroke-dasharray="4 3"' if cow else ""
-        sw = "3" if shared else "1.5"
-        fill = "#fef3c7" if cow else "#e0f2fe" if shared else "#f1f5f9"
+        sw = ' stroke-width="3"' if shared else ""
         marks = ", ".join(m for m, on in (("shared", shared), ("copy-on-write", cow)) if on)
         out.append(
             f'<g class="tp-page{" tp-cow" if cow else ""}{" tp-shared" if shared else ""}">'
-            f'<title>{escape(use)} page {page} in frame {frame}{": " + marks if marks else ""}; '
-            f'holds {escape(str(value))}</title>'
-            f'<rect x="{px:.0f}" y="{y + 2:.0f}" width="{w:.0f}" height="28" rx="3" fill="{fill}" stroke="#334155" '
-            f'stroke-width="{sw}"{dash}/><text x="{px + w / 2:.0f}" y="{y + 21:.0f}" text-anchor="middle">'
-            f'{escape(label)}</text></g>')
+            f'<title>{escape(use)} page {page}, frame {frame}{": " + marks if marks else ""}</title>'
+            f'<rect x="{px:.0f}" y="{y + 2:.0f}" width="{w:.0f}" height="28"{sw}{dash}/>'
+            f'<text x="{px + w / 2:.0f}" y="{y + 21:.0f}" text-anchor="middle">{escape(label)}</text></g>')
         px += w + 4
     if not pages:
         out.append(f'<text x="4" y="{y + 20:.0f}" fill="#475569">no pages (freed)</text>')
@@ -233,14 +232,14 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     cores, threads = groups.get("core", []), groups.get("thread", [])
     colours = _colour_map(threads)
     now = frame.time
-    parts = [timeline.defs()]
+    parts = [timeline.defs(dom_id)]
     lanes = _lanes(cores, colours)
     waiting = [e for e in threads if e.state["waits"]][:WAIT_LANES]
     for e in waiting:
         lanes.append(Lane(f"{e.id} waits", tuple(
             Bar(a, b, "", "blocked", colours[e.id], f"{e.id} blocked {a}-{b}") for a, b in e.state["waits"] if b > a)))
     tl, h = render_timeline(lanes, width=WIDTH, t_range=_t_range(cores, now), now=now,
-                            caption="cores over time (red dashes: now)", t_unit="ticks")
+                            caption="cores over time (red dashes: now)", t_unit="ticks", patterns=dom_id)
     parts.append(tl)
     y = h + 4
     key = "hatched: context switch; dashed outline: blocked" if waiting else "hatched: context switch"

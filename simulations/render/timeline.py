@@ -11,7 +11,7 @@ Bar kinds, told apart by shape and pattern as well as colour:
 
 Input: `Lane(label, bars)` with `Bar(start, end, label, kind, colour, title)`; `colour` is an
 index into COLOURS. Plain f-strings (the hot path); the patterns are defined once per stage
-by `defs()` (call it once in the stage's <svg>, ids are prefixed "tl-").
+by `defs(prefix)` (call it once in the stage's <svg>; pass the same prefix as `patterns`).
 """
 
 from __future__ import annotations
@@ -46,12 +46,19 @@ class Lane(NamedTuple):
     note: str = ""  # drawn after the label, e.g. "idle"
 
 
-def defs() -> str:
-    """The hatch and zigzag patterns the bars use; once per <svg>."""
+def defs(prefix: str = "tl") -> str:
+    """The hatch and zigzag patterns the bars use, once per <svg>, with ids "<prefix>-hatch" and
+    "<prefix>-zigzag" (give the stage's dom id, so that two stages on a page never share one)."""
+    return _defs(prefix)
+
+
+@lru_cache(maxsize=64)
+def _defs(prefix: str) -> str:
+    p = escape(prefix)
     return (
-        '<defs><pattern id="tl-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+        f'<defs><pattern id="{p}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
         '<rect width="6" height="6" fill="#e2e8f0"/><line x1="0" y1="0" x2="0" y2="6" stroke="#475569" stroke-width="2.5"/>'
-        '</pattern><pattern id="tl-zigzag" width="8" height="8" patternUnits="userSpaceOnUse">'
+        f'</pattern><pattern id="{p}-zigzag" width="8" height="8" patternUnits="userSpaceOnUse">'
         '<path d="M0,6 L2,2 L4,6 L6,2 L8,6" fill="none" stroke="#fff" stroke-width="1.5"/></pattern></defs>'
     )
 
@@ -61,21 +68,21 @@ def timeline_height(lanes: int, caption: bool = True) -> float:
 
 
 @lru_cache(maxsize=4096)
-def _bar(b: Bar, x0: float, sx: float, y: float, font: float) -> str:
+def _bar(b: Bar, x0: float, sx: float, y: float, font: float, patterns: str = "tl") -> str:
     x = x0 + b.start * sx
     w = max(1.5, (b.end - b.start) * sx)
     colour = COLOURS[b.colour % len(COLOURS)]
     tip = f"<title>{escape(b.title or f'{b.label} {num(b.start)}-{num(b.end)}')}</title>"
     h = LANE_H
     if b.kind == "switch":
-        body = (f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}" fill="url(#tl-hatch)" '
+        body = (f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}" fill="url(#{escape(patterns)}-hatch)" '
                 f'stroke="#475569" stroke-width="1"/>')
     elif b.kind == "blocked":
         body = (f'<rect x="{x + 1:.1f}" y="{y + 4:.1f}" width="{max(1.0, w - 2):.1f}" height="{h - 8}" fill="none" '
                 f'stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"/>')
     elif b.kind == "spin":
         body = (f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}" fill="{colour}"/>'
-                f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}" fill="url(#tl-zigzag)"/>')
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}" fill="url(#{escape(patterns)}-zigzag)"/>')
     elif b.kind == "run":
         body = f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h}" fill="{colour}" stroke="#fff" stroke-width="1"/>'
     else:
@@ -98,9 +105,10 @@ def render_timeline(
     now: float | None = None,
     caption: str = "",
     t_unit: str = "ticks",
+    patterns: str = "tl",
 ) -> tuple[str, float]:
     """The timeline as a <g> at (x, y), and its height. Bars are clipped to `t_range`; a
-    dashed line marks `now`."""
+    dashed line marks `now`. `patterns` is the prefix given to `defs` in the same <svg>."""
     font = legible_font(width) if width >= 300 else 16
     t0, t1 = t_range
     if t1 <= t0:
@@ -117,7 +125,7 @@ def render_timeline(
                 continue
             if b.start < t0 or b.end > t1:
                 b = b._replace(start=max(b.start, t0), end=min(b.end, t1))
-            out.append(_bar(b, x0, sx, ly, font))
+            out.append(_bar(b, x0, sx, ly, font, patterns))
         if lane.note and not lane.bars:
             out.append(f'<text x="{LABEL_W + 6}" y="{ly + LANE_H / 2 + font * 0.35:.1f}" fill="#475569">{escape(lane.note)}</text>')
     axis_y = top + len(lanes) * (LANE_H + GAP)

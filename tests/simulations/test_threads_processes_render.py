@@ -69,6 +69,10 @@ def test_timeline_bar_kinds_differ_by_shape_or_pattern():
     assert set(bars) == {"tl-run", "tl-switch", "tl-spin", "tl-blocked"}
     assert bars["tl-switch"].find(f"{NS}rect").get("fill") == "url(#tl-hatch)"
     assert any(r.get("fill") == "url(#tl-zigzag)" for r in bars["tl-spin"].iter(f"{NS}rect"))
+    ids = {e.get("id") for e in root.iter() if e.get("id")}
+    assert ids == {"tl-hatch", "tl-zigzag"}
+    g2, _ = render_timeline(lanes, t_range=(0, 10), patterns="sim-x-stage")
+    assert "url(#sim-x-stage-hatch)" in g2 and 'id="sim-x-stage-hatch"' in defs("sim-x-stage")
     blocked = bars["tl-blocked"].find(f"{NS}rect")
     assert blocked.get("fill") == "none" and blocked.get("stroke-dasharray")
     assert h > 2 * 30
