@@ -378,7 +378,7 @@ class ThreadsProcessesEngine(Engine):
             if job.process and job.process in shared:
                 pid = shared[job.process]
             else:
-                pid = self._process(f"job {tid}")
+                pid = self._process(f"job {tid}", heap=1)
                 if job.process:
                     shared[job.process] = pid
             ops: list[list] = []
@@ -1137,7 +1137,7 @@ class ThreadsProcessesEngine(Engine):
             if n >= 26:
                 raise ValueError("no more job names left")
             tid = chr(ord("A") + n)
-            pid = self._process(f"job {tid}")
+            pid = self._process(f"job {tid}", heap=1)
             self._thread(tid, pid, [["cpu", action.length, "computing"], ["exit", 0]], self.now, 0, action.length)
             self._done = False
             self._pending.append(f"Job {tid} of {action.length} ticks arrives at tick {self.now}.")
