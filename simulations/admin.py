@@ -16,6 +16,7 @@ from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.forms.fields import InvalidJSONInput, JSONString
@@ -107,6 +108,15 @@ class RunEditorWidget(forms.Textarea):
         context["editor_url"] = self.editor_url
         return context
 
+    @property
+    def media(self):
+        # On the form only: the changelist has no htmx-config meta, and htmx without it would
+        # add an inline <style> (refused by CSP).
+        return forms.Media(
+            css={"all": ["css/simulations.css", "css/preset_admin.css"]},
+            js=["django_htmx/htmx-2.min.js", "js/preset_admin.js"],
+        )
+
 
 class SimulationPresetForm(forms.ModelForm):
     class Meta:
@@ -116,7 +126,7 @@ class SimulationPresetForm(forms.ModelForm):
             "params", "seed", "actions", "order",
         ]
         field_classes = {"params": StrictJSONField, "actions": StrictJSONField}
-        labels = {"engine": "Simulation"}
+        labels = {"engine": "Simulation", "params": "Parameters"}
         widgets = {
             "params": forms.Textarea(attrs={"rows": 4, "cols": 60, "class": "vLargeTextField"}),
             "actions": forms.Textarea(attrs={"rows": 4, "cols": 60, "class": "vLargeTextField"}),
@@ -175,10 +185,6 @@ class SimulationPresetAdmin(SimpleHistoryAdmin):
             "Everything is checked against the simulation's schema when you save or preview.",
         }),
     ]
-
-    class Media:
-        css = {"all": ["css/simulations.css", "css/preset_admin.css"]}
-        js = ["django_htmx/htmx-2.min.js", "js/preset_admin.js"]
 
     def get_urls(self):
         def view(func, name):
@@ -255,8 +261,22 @@ class SimulationPresetInline(admin.TabularInline):
     prepopulated_fields = {"slug": ["name"]}
     show_change_link = True
     extra = 0
+    classes = ["preset-inline"]
+
+    class Media:
+        css = {"all": ["css/preset_admin.css"]}  # keeps the long simulation names from widening the table
     verbose_name = "simulation preset"
     verbose_name_plural = "simulation presets (open one to set its parameters, actions and preview)"
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if isinstance(getattr(formfield, "widget", None), RelatedFieldWidgetWrapper):
+            # The topic's features and use cases are edited on this same page: no add, change,
+            # delete or view icons beside each preset's choice of them.
+            widget = formfield.widget
+            widget.can_add_related = widget.can_change_related = False
+            widget.can_delete_related = widget.can_view_related = False
+        return formfield
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name in ("key_feature", "use_case"):

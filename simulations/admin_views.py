@@ -332,7 +332,7 @@ def preview_area(url: str) -> SafeString:
     """The form's preview: a button, and where the frames appear."""
     return format_html(
         '<div class="preset-preview sim-panel" data-preset-preview>'
-        '<p class="help">Plays the first {} steps of the run as the form stands now. Nothing is saved.</p>'
+        '<p class="preset-note">Plays the first {} steps of the run as the form stands now. Nothing is saved.</p>'
         '<button type="button" class="button" id="preset-preview-button" hx-post="{}" hx-target="#preset-preview-frame" '
         'hx-swap="innerHTML" hx-vals=\'{{"preview_step": 0}}\' hx-sync="closest .preset-preview:replace">Preview</button>'
         '<div id="preset-preview-error" class="preset-preview__error" role="alert"></div>'

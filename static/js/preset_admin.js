@@ -58,6 +58,18 @@
     params.addEventListener("change", refresh);
     actions.addEventListener("change", refresh);
 
+    // A rendering of JSON that has changed since it was asked for (the instructor typed on
+    // meanwhile) would show stale values: drop it and ask again.
+    var sent = null;
+    function state() { return engine.value + "\u0000" + params.value + "\u0000" + actions.value; }
+    editor.addEventListener("htmx:configRequest", function () { sent = state(); });
+    editor.addEventListener("htmx:beforeSwap", function (event) {
+      if (sent !== null && sent !== state()) {
+        event.detail.shouldSwap = false;
+        refresh();
+      }
+    });
+
     function rowAction(row, tag) {
       var type = row.querySelector("[data-preset-type]");
       if (type && type.value !== row.getAttribute("data-type")) {
