@@ -648,8 +648,8 @@ class ThreadsProcessesEngine(Engine):
                                 f"{core + 1}{cost}.")
                 else:
                     said.append(f"Core {core + 1} runs {tid}{cost}.")
-            if not busy:
-                break
+            if not busy and not self.cpu.burst_done():
+                break  # (a switch that completed hands over a thread with work to look at)
         self.peak_pages = max(getattr(self, "peak_pages", 0), len(self.frames))
         return said
 

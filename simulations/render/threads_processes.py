@@ -25,7 +25,7 @@ MAX_THREADS = 10
 WAIT_LANES = 3  # rows for the first threads that wait off the core (I/O, a pipe, a join...)
 
 STATE_GLYPH = {"running": "\u25b6", "ready": "\u25cb", "blocked": "\u2016", "done": "\u2713", "new": "\u00b7"}
-TASK_GLYPH = {"running": "\u25b6", "ready": "\u25cb", "awaiting": "\u29d7", "blocking": "\u26d4", "done": "\u2713"}
+TASK_GLYPH = {"running": "\u25b6", "ready": "\u25cb", "awaiting": "\u2026", "blocking": "\u25a0", "done": "\u2713"}
 
 
 def _colour_map(threads: list[Entity]) -> dict[str, int]:
@@ -89,8 +89,9 @@ def _thread_row(tid: str, state: str, doing_text: str, arrival, first_run, compl
     shape = (f'<rect x="4" y="{y + 3:.0f}" width="16" height="16" rx="3" fill="{timeline.COLOURS[k]}"'
              f'{hollow} stroke="{timeline.COLOURS[k]}" stroke-width="2"/>')
     if state == "done" and doing_text == "exited" and first_run is not None and arrival is not None:
-        doing_text = f"response {first_run - arrival}, turnaround {completion - arrival}"
-    doing = fit(f"{STATE_GLYPH.get(state, '')} {state}: {doing_text}", 250, FONT)
+        doing_text = f"resp {first_run - arrival}, turn {completion - arrival}"
+    words = state if doing_text == state else f"{state}: {doing_text}"
+    doing = fit(f"{STATE_GLYPH.get(state, '')} {words}", 250, FONT)
     return (f'<g class="tp-thread tp-{escape(state)}"><title>{escape(tid)} in pid {pid}: {escape(state)}, '
             f'{remaining} of {length} ticks left</title>{shape}'
             f'<text x="26" y="{y + 17:.0f}" font-weight="600">{escape(tid)}</text>'
@@ -131,7 +132,7 @@ _PAGES_KEY = '<text x="4" y="{y:.0f}" fill="#475569" font-size="16">dashed: copy
 def _process_box(pid: int, parent, name: str, exit_status, killed_by, fork_return, pages: tuple) -> tuple[str, float]:
     status = ("running" if exit_status is None
               else f"killed by {killed_by}" if killed_by else f"exited {exit_status}")
-    fr = "" if fork_return is None else f", fork()={fork_return}"
+    fr = "" if fork_return is None or exit_status is not None else f", fork()={fork_return}"
     parent_text = "" if parent is None else f" (child of {parent})"
     head = fit(f"pid {pid} {name}{parent_text}: {status}{fr}", 424, 16)
     cls = "tp-proc tp-dead" if exit_status is not None else "tp-proc"
@@ -210,7 +211,7 @@ def _tasks(tasks: list[Entity], y: float) -> tuple[str, float]:
 def _requests(reqs: list[Entity], y: float) -> tuple[str, float]:
     served = sum(1 for e in reqs if e.state["served"] is not None)
     taken = sum(1 for e in reqs if e.state["started"] is not None)
-    line = f"requests: {served} served, {taken - served} in progress, {len(reqs) - taken} waiting or not yet arrived"
+    line = f"requests: {served} served, {taken - served} in progress, {len(reqs) - taken} queued or to come"
     return f'<text class="tp-requests" x="4" y="{y + 16:.0f}" font-size="16">{escape(fit(line, 424))}</text>', y + ROW
 
 
