@@ -280,7 +280,7 @@ class ThreadsProcessesEngine(Engine):
         if action.get("type") == "crash":
             for e in frame.entities:
                 if e.kind == "thread" and e.id == action.get("thread"):
-                    return "done" if e.state["state"] == "done" else None
+                    return {"done": "done", "new": "not yet"}.get(e.state["state"])
             return "not yet"
         return None
 
