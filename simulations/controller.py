@@ -171,8 +171,7 @@ def handle(viewer: Viewer, command: Command) -> Reply:
     if isinstance(command, protocol.Step):
         stop()
         if session.awaiting_input:  # a step would only wait: say what to do instead
-            return Reply(controls(viewer, notice="It is your move: press one of the Run buttons below to run "
-                                                 "that thread's next instruction."), stop=True)
+            return Reply(controls(viewer, notice=f"It is your move: {viewer.engine_cls.waiting_hint}"), stop=True)
         if session.forward() is None:
             return Reply(controls(viewer, notice="This run has ended: press Replay, step back, or reset."), stop=True)
         return Reply(messages.step(panel, session, view) + panel.error(), stop=True)

@@ -246,6 +246,10 @@ class Engine(ABC):
         """
         return None
 
+    #: What the learner can do when the engine waits for them (`awaiting_input`), as one
+    #: sentence the panel shows.
+    waiting_hint: ClassVar[str] = "Choose one of the actions below."
+
     @property
     def awaiting_input(self) -> bool:
         """True when the engine waits for the viewer before it can step (a manual

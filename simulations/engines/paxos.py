@@ -168,6 +168,7 @@ class PaxosEngine(Engine):
     slug = "paxos"
     topic_slug = "consensus-algorithms"
     title = "Paxos: choosing one value"
+    waiting_hint = "Nothing is proposed and nothing is in flight: ask a proposer to propose a value (Propose, below)."
     description = (
         "Single-decree Paxos from \"Paxos Made Simple\": proposers run prepare/promise and accept/accepted rounds "
         "with numbered proposals; a value is chosen once a majority of acceptors accept it, and every later "

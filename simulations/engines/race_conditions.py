@@ -860,6 +860,7 @@ class RaceConditionsEngine(Engine):
     slug = "race-conditions"
     topic_slug = "race-conditions"
     title = "Race conditions: interleavings, lost updates and happens-before"
+    waiting_hint = "Press one of the Run buttons below to run that thread's next instruction."
     description = (
         "Threads step through tiny programs on shared memory, one instruction at a time. Let a seeded "
         "scheduler interleave them or pick each step yourself; switch on a fix and see why it works. "

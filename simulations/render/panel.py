@@ -226,7 +226,7 @@ class PanelRenderer:
         """Narration when playing stops because the engine waits for the viewer's action."""
         return (
             self._narration_oob
-            + "Paused: the simulation waits for you. Choose one of the actions below, then press Play or Step."
+            + escape(f"Paused: the simulation waits for you. {self.engine_cls.waiting_hint}")
             + "</div>"
         )
 
