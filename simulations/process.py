@@ -9,6 +9,7 @@ threads. Tests start from a clean one with `reset()`.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -42,6 +43,9 @@ class ProcessState:
         """Where analyses compute (made on first use)."""
         if self._executor is None:
             self._executor = _analysis_pool()
+            # At exit, drop waiting analyses instead of computing them all first: the server
+            # is given seconds to stop, then killed, which would leave the worker behind.
+            atexit.register(self.close)
         return self._executor
 
     def close(self) -> None:
