@@ -2,21 +2,25 @@
 
 This is the hot path (one render per frame, shared by every viewer), so it is
 plain f-strings joined once, with `html.escape` on every piece of text. The
-stage is one top-level ``<svg id=...>`` that htmx's ws extension swaps out of
-band; its children are plain SVG (g, rect, text, tspan, line, path). Every
-element carries a class for the stylesheet and default fills/strokes as
-attributes so it reads correctly without CSS (static/css/simulations.css
-restyles the classes for light and dark schemes; a CSS rule beats a presentation
-attribute). Motion comes from CSS animations keyed on classes of elements that
-are new in this frame (``just-written``, ``just-read``, ``line-executed``,
-``flow``, ``race``, ``just-lost``), since the whole svg is replaced each step and
-transitions would never run: an element that persists from frame to frame must
-not carry an animated class, or it would replay on every step.
+stage is one top-level ``<div id=...>`` that htmx's ws extension swaps out of
+band; it holds one ``<svg>`` per column (each with its svg parent, so its
+children are real SVG: g, rect, text, tspan, line, path), placed by CSS from
+stage units on their style (``--x``/``--y`` wide, ``--nx``/``--ny`` narrow), so
+a phone stacks the columns at a legible size while every viewer gets the same
+HTML. Every element carries a class for the stylesheet and default
+fills/strokes as attributes so it reads correctly without CSS. Motion comes from
+CSS animations keyed on classes of elements that are new in this frame
+(``just-written``, ``just-read``, ``line-executed``, ``race``, ``just-lost``,
+and ``race-flight``: the value of a load or store travelling between the thread
+and the cell), since the whole stage is replaced each step and transitions would
+never run: an element that persists from frame to frame must not carry an
+animated class, or it would replay on every step.
 
 Layout: one column per thread; shared memory, the lock and the file in a
-middle column (threads split left and right of it). The size depends only on
-the program (thread count, code length), not on the step, so the stage does
-not jump between frames.
+middle column (threads split left and right of it); narrow, all in one column in
+the same order. The size depends only on the program (thread count, code
+length), not on the step, so the stage does not jump between frames. The
+detector's vector clocks carry ``sim-internal``: shown when the learner asks.
 """
 
 from __future__ import annotations
