@@ -15,6 +15,7 @@ from simulations.engines.base import Engine
 from simulations.process import ProcessState
 from simulations.protocol import Command, ProtocolError
 from simulations.render.panel import PanelRenderer, ViewState
+from simulations.render.schema_controls import decode_action_form, decode_params_form
 from simulations.runs import (
     MAX_SEED,
     FieldError,
@@ -200,7 +201,7 @@ def handle(viewer: Viewer, command: Command) -> Reply:
         viewer.open(replace(session.spec, seed=seed, actions=()))
         return Reply(panel.state_message(viewer.session, view), stop=True)
     if isinstance(command, protocol.SetParams):
-        merged = {**session.spec.params.model_dump(), **command.values}
+        merged = {**session.spec.params.model_dump(), **decode_params_form(viewer.engine_cls, command.values)}
         try:
             params = parse_params(viewer.engine_cls, merged)
         except RunError as exc:
@@ -211,7 +212,7 @@ def handle(viewer: Viewer, command: Command) -> Reply:
         viewer.open(replace(session.spec, params=params, actions=()))
         return Reply(panel.state_message(viewer.session, view) + panel.analysis_empty(), stop=True)
     if isinstance(command, protocol.ApplyAction):
-        action = parse_action(viewer.engine_cls, command.values)
+        action = parse_action(viewer.engine_cls, decode_action_form(viewer.engine_cls, command.values))
         try:
             event = session.apply(action)
         except ValueError as exc:

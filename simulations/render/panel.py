@@ -20,6 +20,7 @@ button's availability changed, so a playing run rarely sends it.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -351,6 +352,8 @@ class PanelRenderer:
                 f'{bounds} value="{_attr(shown)}" required{aria}>'
             )
         else:
+            if spec.kind == "json" and not isinstance(value, str):
+                value = json.dumps(value) if value is not None else ""
             control = f'<input id="{fid}" name="{_attr(name)}" type="text" value="{_attr(value or "")}"{aria}>'
         bounds_text = ""
         if spec.kind in ("int", "float") and spec.minimum is not None and spec.maximum is not None:

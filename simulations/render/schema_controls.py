@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import product
 from typing import Any
 
 from simulations.engines.base import Engine
+from simulations.runs import FieldError, RunError, loads_strict
 
 #: An action field with at most this many values becomes one button per value.
 MAX_BUTTONS = 12
@@ -40,7 +42,7 @@ class FieldSpec:
     name: str
     title: str
     description: str
-    kind: str  # "int" | "float" | "choice" | "bool" | "text"
+    kind: str  # "int" | "float" | "choice" | "bool" | "text" | "json" (a list or object, typed as JSON)
     default: Any = None
     minimum: float | None = None
     maximum: float | None = None
@@ -105,7 +107,38 @@ def field_spec(schema: Mapping[str, Any], name: str, prop: Mapping[str, Any], re
             name, title, description, "int" if kind == "integer" else "float", default,
             minimum=lo, maximum=hi, step=step, required=required,
         )
+    if kind in ("array", "object"):
+        return FieldSpec(name, title, description, "json", default, required=required)
     return FieldSpec(name, title, description, "text", default, required=required)
+
+
+def decode_json_fields(specs: Iterable[FieldSpec], values: Mapping[str, Any], loc: tuple[str, ...]) -> dict[str, Any]:
+    """Form values with each "json" field's text read as JSON (a form sends every value as
+    text; a list or object field takes it typed as JSON). Raises RunError naming the field."""
+    out = dict(values)
+    errors = []
+    for spec in specs:
+        raw = out.get(spec.name)
+        if spec.kind != "json" or not isinstance(raw, str):
+            continue
+        try:
+            out[spec.name] = loads_strict(raw)
+        except ValueError:
+            errors.append(FieldError((*loc, spec.name), "must be JSON, e.g. " + json.dumps(spec.default or [])))
+    if errors:
+        raise RunError(errors)
+    return out
+
+
+def decode_action_form(engine_cls: type[Engine], values: Mapping[str, Any]) -> dict[str, Any]:
+    """An action form's values, its JSON fields decoded (see `decode_json_fields`)."""
+    variant = next((v for v in action_variants(engine_cls) if v.tag and values.get(v.tag) == v.type), None)
+    return decode_json_fields(variant.fields, values, ("action",)) if variant is not None else dict(values)
+
+
+def decode_params_form(engine_cls: type[Engine], values: Mapping[str, Any]) -> dict[str, Any]:
+    """A params form's values, its JSON fields decoded (see `decode_json_fields`)."""
+    return decode_json_fields(params_fields(engine_cls), values, ("params",))
 
 
 @lru_cache(maxsize=64)
