@@ -31,8 +31,9 @@ def humanize(name: str) -> str:
 
 @dataclass(frozen=True)
 class Choice:
-    value: str
+    value: str  # as a form sends it
     label: str
+    typed: Any = None  # as the schema has it (1000, not "1000")
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def field_spec(schema: Mapping[str, Any], name: str, prop: Mapping[str, Any], re
     if "enum" in node or "const" in node:
         values = node.get("enum") or [node.get("const")]
         labels = node.get("x-labels") or {}
-        choices = tuple(Choice(str(v), str(labels.get(str(v), humanize(str(v))) if labels else v)) for v in values)
+        choices = tuple(Choice(str(v), str(labels.get(str(v), humanize(str(v))) if labels else v), v) for v in values)
         return FieldSpec(name, title, description, "choice", default, choices=choices, required=required)
     kind = node.get("type")
     if kind == "boolean":
@@ -113,13 +114,19 @@ def field_spec(schema: Mapping[str, Any], name: str, prop: Mapping[str, Any], re
 
 
 def decode_json_fields(specs: Iterable[FieldSpec], values: Mapping[str, Any], loc: tuple[str, ...]) -> dict[str, Any]:
-    """Form values with each "json" field's text read as JSON (a form sends every value as
-    text; a list or object field takes it typed as JSON). Raises RunError naming the field."""
+    """Form values as the schema types them: a form sends every value as text, so a choice
+    of numbers gets its number back, and a list or object field's text is read as JSON.
+    Raises RunError naming the field."""
     out = dict(values)
     errors = []
     for spec in specs:
         raw = out.get(spec.name)
-        if spec.kind != "json" or not isinstance(raw, str):
+        if not isinstance(raw, str):
+            continue
+        if spec.kind == "choice":  # a choice of numbers arrives as its digits
+            out[spec.name] = next((c.typed for c in spec.choices if c.value == raw and c.typed is not None), raw)
+            continue
+        if spec.kind != "json":
             continue
         try:
             out[spec.name] = loads_strict(raw)

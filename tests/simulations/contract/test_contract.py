@@ -5,6 +5,7 @@ that draws, snapshots, and the socket and the API agreeing about a run."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -270,4 +271,31 @@ async def test_the_socket_and_the_api_show_the_same_run(engine, async_client):
         assert len(metrics.find_all("dd")) == len(expected["metrics"])
         # The API's frame, drawn by the panel, is what the socket sent.
         assert await sync_to_async(lambda: msg.raw(f"{prefix}-stage"))() == panel.stage(frame_of(expected))
+    await comm.disconnect()
+
+
+async def test_every_action_button_works_through_the_socket(engine):
+    """Each button the panel shows for the default run, pressed at frame 0 and again a few
+    steps on, is carried out or refused with the engine's reason: never a server error."""
+    from simulations.render.schema_controls import action_controls
+
+    prefix = default_prefix(engine.slug)
+    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/simulations/{engine.slug}/?panel={prefix}")
+    comm.scope["client"] = ("10.3.3.4", 1)
+    assert (await comm.connect())[0]
+    await receive(comm)
+    controls = [c for c in action_controls(engine, engine.parse_params({})) if not c.inputs]
+    assert controls or not engine.action_adapter().json_schema(), "an engine with actions offers buttons"
+    for when in ("start", "later"):
+        if when == "later":
+            for _ in range(5):
+                await comm.send_to(text_data=json.dumps({"cmd": "step"}))
+                await receive(comm)
+        for control in controls:
+            await asyncio.sleep(1 / 15)  # a person's pace, inside the socket's 20 messages a second
+            await comm.send_to(text_data=json.dumps({"cmd": "action", **{f"a.{k}": v for k, v in control.fixed}}))
+            msg = await receive(comm)
+            node = msg.oob(f"{prefix}-error", "innerHTML")
+            said = node.text if node else ""
+            assert "went wrong" not in said and "not accepted" not in said, (control.label, said)
     await comm.disconnect()
