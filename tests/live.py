@@ -78,6 +78,16 @@ class LiveDaphne:
         return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**self.env, **env},
                               check=True, capture_output=True, text=True, timeout=120)
 
+    def sign_in(self, page, username: str, password: str, next_path: str) -> None:
+        """Log `page` into the admin as this user and wait until it lands on `next_path`."""
+        import re
+
+        page.goto(f"{self.url}/admin/login/?next={next_path}")
+        page.fill("#id_username", username)
+        page.fill("#id_password", password)
+        page.click("input[type=submit]")
+        page.wait_for_url(re.compile(re.escape(next_path) + "$"))
+
     def create_superusers(self, passwords: dict[str, str]) -> None:
         """Create superusers {username: password} in one command (each start costs seconds)."""
         code = ("import json, os; from django.contrib.auth import get_user_model; User = get_user_model(); "

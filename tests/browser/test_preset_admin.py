@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -35,19 +32,12 @@ SHOTS = os.environ.get("PRESET_ADMIN_SCREENSHOTS")
 
 @pytest.fixture(scope="module")
 def author(live_daphne):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SETUP], cwd=ROOT, capture_output=True, text=True,
-        env={**live_daphne.env, "LIVE_USER": INSTRUCTOR, "LIVE_PASSWORD": PASSWORD}, check=True,
-    )
+    result = live_daphne.manage("shell", "-c", SETUP, LIVE_USER=INSTRUCTOR, LIVE_PASSWORD=PASSWORD)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def sign_in(page, live_daphne, next_path: str) -> None:
-    page.goto(f"{live_daphne.url}/admin/login/?next={next_path}")
-    page.fill("#id_username", INSTRUCTOR)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(re.compile(re.escape(next_path) + "$"))
+    live_daphne.sign_in(page, INSTRUCTOR, PASSWORD, next_path)
 
 
 def json_of(page, selector: str):

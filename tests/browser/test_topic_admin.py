@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -36,19 +34,12 @@ print(json.dumps({"preset": SimulationPreset.objects.filter(slug="browser-delete
 @pytest.fixture(scope="module")
 def instructor(live_daphne):
     """An instructor account (and a spare preset to delete) in the live server's database."""
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SETUP], cwd=ROOT, capture_output=True, text=True,
-        env={**live_daphne.env, "LIVE_USER": INSTRUCTOR, "LIVE_PASSWORD": PASSWORD}, check=True,
-    )
+    result = live_daphne.manage("shell", "-c", SETUP, LIVE_USER=INSTRUCTOR, LIVE_PASSWORD=PASSWORD)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def sign_in(page, live_daphne, next_path: str) -> None:
-    page.goto(f"{live_daphne.url}/admin/login/?next={next_path}")
-    page.fill("#id_username", INSTRUCTOR)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(re.compile(re.escape(next_path) + "$"))
+    live_daphne.sign_in(page, INSTRUCTOR, PASSWORD, next_path)
 
 
 def open_topic(page, live_daphne, title: str) -> None:
