@@ -110,10 +110,16 @@ class CoreState(TypedDict):
     segments: list[list]
 
 
+ThreadStatus = Literal["ready", "running", "blocked", "done"]
+
+
 class ThreadState(TypedDict):
+    """A thread that has arrived (been created): one that has not is no entity yet, since it
+    does not exist in the system until then; the intro narration names every job's arrival."""
+
     process: int
-    state: str
-    arrival: int | None
+    state: ThreadStatus
+    arrival: int
     first_run: int | None
     completion: int | None
     remaining: int
@@ -282,8 +288,8 @@ class ThreadsProcessesEngine(Engine):
         if action.get("type") == "crash":
             for e in frame.entities:
                 if e.kind == "thread" and e.id == action.get("thread"):
-                    return {"done": "done", "new": "not yet"}.get(e.state["state"])
-            return "not yet"
+                    return "done" if e.state["state"] == "done" else None
+            return "not yet"  # not arrived: no entity until it does
         return None
 
     actions_vary_per_frame = True
@@ -298,6 +304,7 @@ class ThreadsProcessesEngine(Engine):
         self.index = 0
         self.threads: dict[str, dict[str, Any]] = {}  # tid -> {pid, ops, pc, doing, ...}
         self.order: list[str] = []
+        self.admitted: list[str] = []  # in the order they arrived: the frame's thread entities
         self.procs: dict[int, dict[str, Any]] = {}
         self.frames: dict[int, int] = {}  # frame -> value
         self.refs: dict[int, int] = {}  # frame -> reference count
@@ -497,7 +504,7 @@ class ThreadsProcessesEngine(Engine):
         return round(p.work / eng.now, 3) if eng._done and eng.now else None
 
     def _init_measure(self) -> None:
-        self.now, self.index, self.threads, self.order, self.procs = 0, 0, {}, [], {}
+        self.now, self.index, self.threads, self.order, self.admitted, self.procs = 0, 0, {}, [], [], {}
         self.frames, self.refs, self.next_frame, self.copies, self.channels = {}, {}, 1, 0, {}
         self.arrivals, self.wakes, self.requests, self.tasks, self.task_changes = [], [], [], [], []
         self.speedups, self._wseq, self._pending, self._pending_events, self._done = [], 0, [], [], False
@@ -610,6 +617,7 @@ class ThreadsProcessesEngine(Engine):
             _, _, tid = self.arrivals.pop(0)
             ct = self.threads[tid]["cpu"]
             self.cpu.admit(ct, now)
+            self.admitted.append(tid)
             self.threads[tid]["doing"] = "ready"
             if ct.arrival == now and self.params.scenario == "scheduler":  # type: ignore[attr-defined]
                 said.append(f"{tid} arrives needing {ct.length} ticks of CPU.")
@@ -834,6 +842,7 @@ class ThreadsProcessesEngine(Engine):
         while self.arrivals and self.arrivals[0][0] <= self.now:
             _, _, t = self.arrivals.pop(0)
             self.cpu.admit(self.threads[t]["cpu"], self.now)
+            self.admitted.append(t)
             self.threads[t]["doing"] = "ready"
 
     def _exit_thread(self, tid: str, status: int, events: list[Event]) -> list[str]:
@@ -1124,7 +1133,7 @@ class ThreadsProcessesEngine(Engine):
             if th["cpu"].state == "done":
                 raise ValueError(f"{action.thread} has already finished")
             if th["cpu"].state == "new":
-                raise ValueError(f"{action.thread} has not started yet")
+                raise ValueError(f"{action.thread} has not arrived yet (at tick {self._arrival_tick(action.thread)})")
             events: list[Event] = []
             text = self._crash(action.thread, events, "a bad pointer")
             self._done = False
@@ -1146,6 +1155,9 @@ class ThreadsProcessesEngine(Engine):
             self._pending += self._settle([])[1:2]
             return Event("add_job", f"{tid} ({action.length} ticks) added", tid)
         raise ValueError("unknown action")
+
+    def _arrival_tick(self, tid: str) -> int | None:
+        return next((t for t, _, x in self.arrivals if x == tid), None)
 
     # -- frames ----------------------------------------------------------------
 
@@ -1191,10 +1203,12 @@ class ThreadsProcessesEngine(Engine):
             ents.append(hit[1])
         # An entity is rebuilt only when what it shows changed: frames share the rest (cheaper to
         # build, and the stage caches what it drew for an entity it has seen).
-        for tid in self.order:
+        # Threads in the order they arrived: one that has not arrived does not exist yet, and a
+        # thread's place (its colour on the stage) never changes once it has one.
+        for tid in self.admitted:
             th = self.threads[tid]
             c = th["cpu"]
-            arrival = c.arrival if c.state != "new" else self._arrival_of(tid)
+            arrival = c.arrival
             waits = th["waits"]
             open_wait = bool(waits) and waits[-1][1] is None
             key = (c.state, arrival, c.first_run, c.completion, c.remaining, c.core, th["doing"], len(waits),
@@ -1254,12 +1268,6 @@ class ThreadsProcessesEngine(Engine):
                                                      for n, a, m in self.speedups))
             ents.extend(hit[1])
         return Frame(self.index, float(self.now), tuple(ents), self._metrics(), tuple(events), narration, self._done)
-
-    def _arrival_of(self, tid: str) -> int | None:
-        for t, _, x in self.arrivals:
-            if x == tid:
-                return t
-        return None
 
 
 _POLICY_NAMES = {"fifo": "FIFO", "sjf": "SJF", "stcf": "STCF", "rr": "round robin", "priority": "priority with aging"}

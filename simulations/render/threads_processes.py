@@ -24,11 +24,13 @@ GAP = 12
 MAX_THREADS = 10
 WAIT_LANES = 3  # rows for the first threads that wait off the core (I/O, a pipe, a join...)
 
-STATE_GLYPH = {"running": "\u25b6", "ready": "\u25cb", "blocked": "\u2016", "done": "\u2713", "new": "\u00b7"}
+STATE_GLYPH = {"running": "\u25b6", "ready": "\u25cb", "blocked": "\u2016", "done": "\u2713"}
 TASK_GLYPH = {"running": "\u25b6", "ready": "\u25cb", "awaiting": "\u2026", "blocking": "\u25a0", "done": "\u2713"}
 
 
 def _colour_map(threads: list[Entity]) -> dict[str, int]:
+    """A thread's colour is its place among the threads: the engine lists them in the order
+    they arrived, so a thread that arrives later never changes the colour of another."""
     return {e.id: i for i, e in enumerate(threads)}
 
 

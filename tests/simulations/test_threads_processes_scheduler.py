@@ -1,6 +1,6 @@
 """The CPU scheduler of the Threads & Processes engine (simulations/engines/kernel/cpu.py).
 
-Worked cases from OSTEP, "Scheduling: Introduction" (Arpaci-Dusseau, cpu-sched.pdf), §7.3
+Worked cases from OSTEP chapter 7, "Scheduling: Introduction" (Arpaci-Dusseau, cpu-sched.pdf), §7.3
 to §7.6; a cross-check against the logic of OSTEP's homework simulator
 (ostep-homework, cpu-sched/scheduler.py) and against a tick-by-tick reference for random job
 sets; hypothesis properties of every policy on 1 to 4 cores.
@@ -9,6 +9,7 @@ sets; hypothesis properties of every policy on 1 to 4 cores.
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -80,6 +81,30 @@ def test_round_robin_quantum_1_response_1_turnaround_14():
     assert last.metrics["avg_response"] == 1
     assert last.metrics["avg_turnaround"] == 14
     assert [threads_of(last)[t]["completion"] for t in "ABC"] == [13, 14, 15]
+
+
+@pytest.mark.parametrize(
+    ("slug", "response", "turnaround"),
+    [
+        ("fifo-equal", 10, 20),  # §7.3, Figure 7.1
+        ("convoy", 70, 110),  # §7.3, Figure 7.2
+        ("sjf", 10, 50),  # §7.4, Figure 7.3
+        ("sjf-late", pytest.approx(63.33, abs=0.005), pytest.approx(103.33, abs=0.005)),  # §7.4, Figure 7.4
+        ("stcf", pytest.approx(3.33, abs=0.005), 50),  # §7.5, Figure 7.5
+        ("round-robin", 1, 14),  # §7.6, Figure 7.7
+    ],
+)
+def test_the_ostep_presets_give_the_numbers_they_quote(slug, response, turnaround):
+    """The presets a learner opens are OSTEP chapter 7's (cpu-sched) worked cases, and their
+    end frame shows the chapter's averages (response: first run - arrival; turnaround:
+    completion - arrival), the figures each preset's description quotes."""
+    p = next(p for p in TP.presets if p.slug == slug)
+    _, frames = play(dict(p.params))
+    last = frames[-1]
+    assert (last.metrics["avg_response"], last.metrics["avg_turnaround"]) == (response, turnaround)
+    quoted = f"{turnaround.expected:.2f}" if hasattr(turnaround, "expected") else f"{turnaround}"
+    assert re.search(rf"[Aa]verage (turnaround )?(\([^)]*\) / 3 = )?{re.escape(quoted)}\b", p.description), p.description
+    assert f"average turnaround {last.metrics['avg_turnaround']}" in last.narration
 
 
 def test_context_switch_cost_is_paid_per_switch_and_drawn():
@@ -295,8 +320,6 @@ def test_the_kernel_api_on_its_own():
 
 
 def test_narration_of_the_scheduler_is_true_of_the_frame():
-    import re
-
     for params in ({"policy": "stcf", "jobs": jobs((100, 0), (10, 10), (10, 10))},
                    {"policy": "rr", "quantum": 1, "switch_cost": 1, "cores": 2, "jobs": jobs((5, 0), (5, 0), (7, 3))}):
         _, frames = play(params)
