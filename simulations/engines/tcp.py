@@ -1667,8 +1667,10 @@ class TcpEngine(Engine):
                 return self._effect(f"The application on the listening {tcb.id} writes {_bytes_words(action.bytes)}, "
                                     f"so the connection turns active: {text}",
                                     Event("send", f"{tcb.id} writes {action.bytes} bytes while listening."))
-            if tcb.state not in (ESTABLISHED, CLOSE_WAIT) or tcb.fin_wanted:
-                raise ValueError(f"{tcb.id} is {tcb.state}{' and closing' if tcb.fin_wanted else ''}: it cannot send now.")
+            if tcb.state not in (ESTABLISHED, CLOSE_WAIT):
+                raise ValueError(f"{tcb.id} is {tcb.state}: it cannot send now.")
+            if tcb.fin_wanted:
+                raise ValueError(f"The application on {tcb.id} has closed its end: it cannot send any more.")
             tcb.out += bulk(action.bytes, b"more\n")
             out = self._output(tcb)
             return self._effect(f"The application on {tcb.id} writes {_bytes_words(action.bytes)}; TCP sends "
