@@ -85,7 +85,7 @@ def test_round_robin_plays_to_ostep_averages_drawn_on_the_gantt_chart(page, live
 
 
 def test_a_job_added_while_playing_is_drawn_and_counted(page, live_daphne):
-    open_preset(page, live_daphne, "round-robin", "1")
+    open_preset(page, live_daphne, "round-robin", "0.5")
     page.locator(P + "-play-button").click()
     expect(page.locator(P + "-play-button")).to_have_text("Pause", timeout=WAIT)
     page.get_by_role("button", name="Add a job of 10", exact=True).click()
@@ -112,7 +112,7 @@ def test_a_job_added_while_playing_is_drawn_and_counted(page, live_daphne):
 def test_crashing_a_thread_ends_its_process_and_only_its_process(page, live_daphne):
     """Two processes of three threads on four cores: a thread that faults (SIGSEGV) takes its
     process's other threads with it; the other process runs on to the end."""
-    open_preset(page, live_daphne, "multicore", "1")
+    open_preset(page, live_daphne, "multicore", "0.5")
     page.locator(P + "-play-button").click()
     expect(page.locator(P + "-play-button")).to_have_text("Pause", timeout=WAIT)
     page.get_by_role("button", name="Crash A", exact=True).click()
