@@ -2,7 +2,7 @@
 against a bare `websockets` server sending the same pre-rendered frames, measured in one run.
 
 Prints one line per row, `SLUG viewers=N ours=F/s bare=F/s ratio=R` (targets: 0.5 at 100
-and 1,000), the average frame size and the server memory per open socket, then every
+and 1,000) and each server's CPU time per frame sent (what a busy machine disturbs least), the average frame size and the server memory per open socket, then every
 engine's step and render time per frame and its median frame message (bench/engines.py;
 budgets 100 µs, 100 µs, 8 KB). Then the capacity row (bench/capacity.py): 500
 viewers on the one process, each playing its own run (distinct seeds) at 10 frames a
@@ -122,7 +122,7 @@ def main() -> None:
     env.pop("REDIS_URL", None)
     ours_port, bare_port = free_port(), free_port()
     ours = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(ours_port),
+        [sys.executable, "-m", "tests.serve", "-v", "0", "-b", "127.0.0.1", "-p", str(ours_port),
          "learning_platform.asgi:application"], cwd=ROOT, env=env)
     bare = None
     sizes: list[int] = []
@@ -149,8 +149,11 @@ def main() -> None:
             bare = None
             ours_fps = ours_result["frames"] / ours_result["seconds"]
             bare_fps = bare_result["frames"] / bare_result["seconds"]
+            ours_cpu = ours_result["server_cpu_seconds"] / ours_result["frames"] * 1e6
+            bare_cpu = bare_result["server_cpu_seconds"] / bare_result["frames"] * 1e6
             lines.append(f"{slug} viewers={viewers} ours={ours_fps:.0f}/s bare={bare_fps:.0f}/s "
-                         f"ratio={ours_fps / bare_fps:.2f}")
+                         f"ratio={ours_fps / bare_fps:.2f} server_cpu_per_frame ours={ours_cpu:.0f}us "
+                         f"bare={bare_cpu:.0f}us")
             print(lines[-1], flush=True)
             if viewers == 1000:  # memory per open socket (with its run), from the largest row
                 ours_kib = (ours_result["server_rss_open_kib"] - ours_before) / viewers

@@ -2,12 +2,15 @@
 at once and count the frames that arrive until each viewer has its whole run.
 
     python -m bench.load URL VIEWERS FRAMES_PER_VIEWER START_MESSAGE [SERVER_PID]
-prints one JSON line: {"frames": ..., "seconds": ..., "bytes": ..., "server_rss_open_kib": ...}
-(the server's resident memory once every viewer's socket is open, if SERVER_PID is given)
+prints one JSON line: {"frames": ..., "seconds": ..., "bytes": ..., "server_rss_open_kib": ...,
+"server_cpu_seconds": ...} (the server's resident memory once every viewer's socket is open,
+and the CPU time it spent while they played, if SERVER_PID is given: CPU per frame is the
+figure a busy machine disturbs least)
 """
 
 import asyncio
 import json
+import os
 import re
 import sys
 import time
@@ -42,6 +45,15 @@ async def viewer(url: str, start_message: str, expected: int, ready: asyncio.Eve
         return frames, size
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time the process has used."""
+    if pid is None:
+        return None
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int | None) -> int | None:
     if pid is None:
         return None
@@ -67,15 +79,18 @@ async def main(url: str, viewers: int, expected: int, start_message: str, server
         if failed:
             raise failed[0].exception()
     server_rss_open = rss_kib(server_pid)
+    cpu_before = cpu_seconds(server_pid)
     started = time.perf_counter()
     ready.set()
     results = await asyncio.gather(*tasks)
     seconds = time.perf_counter() - started
+    cpu = None if cpu_before is None else cpu_seconds(server_pid) - cpu_before
     print(json.dumps({
         "frames": sum(f for f, _ in results),
         "seconds": seconds,
         "bytes": sum(b for _, b in results),
         "server_rss_open_kib": server_rss_open,
+        "server_cpu_seconds": cpu,
     }))
 
 

@@ -52,7 +52,7 @@ class LiveDaphne:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+            [sys.executable, "-m", "tests.serve", "-b", "127.0.0.1", "-p", str(self.port),
              "learning_platform.asgi:application"],
             # Its log goes to a file: an unread pipe would block Daphne once full.
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=self.log,
