@@ -20,7 +20,8 @@ Sources, rule by rule (tests/simulations/test_tcp_*.py cite each):
   1 s (§2.4), at most 60 s (§2.5); on expiry retransmit the earliest unacknowledged segment
   and double the RTO (§5.4, §5.5); Karn's rule: no sample from a retransmitted segment (§3),
   kept by timing one segment at a time and cancelling the measurement on any
-  retransmission. G, the clock granularity, is 1 ms here.
+  retransmission; §5.7: after a SYN or SYN,ACK timed out, the RTO is re-initialised to 3 s
+  when data transmission begins. G, the clock granularity, is 1 ms here.
 * RFC 5681 (congestion control): IW of §3.1 (equation 1) or RFC 6928's
   min(10*MSS, max(2*MSS, 14600)); slow start cwnd += min(N, SMSS) per ACK (equation 2);
   congestion avoidance cwnd += SMSS*SMSS/cwnd per ACK (equation 3, at least 1 byte);
@@ -28,7 +29,9 @@ Sources, rule by rule (tests/simulations/test_tcp_*.py cite each):
   times out again) and cwnd = 1 SMSS, the loss window; fast retransmit on the third
   duplicate ACK (§2's definition of a duplicate) and fast recovery of §3.2: ssthresh =
   max(FlightSize/2, 2*SMSS), cwnd = ssthresh + 3*SMSS, +SMSS per further duplicate, and
-  cwnd = ssthresh on the ACK of new data. FlightSize is SND.NXT - SND.UNA, never cwnd.
+  cwnd = ssthresh on the ACK of new data. FlightSize is SND.NXT - SND.UNA, never cwnd. The
+  SYN,ACK and its ACK do not grow cwnd (§3.1). Not modelled: limited transmit (RFC 3042, the
+  SHOULD of §3.2 step 1), so the first two duplicate ACKs send nothing new.
   Delayed ACKs (§4.2): an ACK at least every second full-sized segment and within 200 ms;
   out-of-order segments and those filling a gap are acknowledged at once (§4.2, §3.2).
 
@@ -1207,11 +1210,13 @@ class TcpEngine(Engine):
 
     def _established(self, tcb: TCB) -> None:
         """Entering ESTABLISHED: IW for the (possibly smaller) negotiated MSS, or one segment after a
-        lost SYN or SYN,ACK (RFC 5681 §3.1); RFC 6298 §5.7's 3 s RTO after a SYN timeout."""
+        lost SYN or SYN,ACK (RFC 5681 §3.1). RFC 6298 §5.7: the timer expired awaiting the ACK of
+        a SYN and this TCP's initial RTO (1 s) is under 3 s, so "the RTO MUST be re-initialized to
+        3 seconds when data transmission begins" (§7: "the default RTO is reverted to 3
+        seconds"), whatever the backed-off value."""
         if tcb.syn_lost:
             tcb.cwnd = tcb.mss
-            if tcb.rto < 3000.0 and tcb.srtt is None:
-                tcb.rto = 3000.0
+            tcb.rto = 3000.0
         else:
             self._init_cwnd(tcb)
         tcb.timeout_seq = None
@@ -1956,10 +1961,11 @@ TcpEngine.presets = (
     ),
     Preset(
         "reordering", "Out of order, delivered in order",
-        "One data segment is held up 60 ms on the wire, so the two behind it arrive first. The receiver holds "
+        "One data segment is held up 15 ms on the wire, so the two behind it arrive first. The receiver holds "
         "them out of order, acknowledges each at once with a duplicate ACK for the missing bytes, and when the "
-        "late segment arrives delivers all of it to the application in sequence order.",
-        {"scenario": "transfer", "data_bytes": 12000, **_SHORT_MSL}, actions=((8, _next("delay", ms=60)),),
+        "late segment arrives delivers all of it to the application in sequence order. Two duplicate ACKs are "
+        "fewer than the three of fast retransmit, so nothing is sent again: reordering is not loss.",
+        {"scenario": "transfer", "data_bytes": 12000, **_SHORT_MSL}, actions=((8, _next("delay", ms=15)),),
         feature=ORDERING,
     ),
     Preset(

@@ -1,5 +1,9 @@
 """The TCP/IP engine against its sources.
 
+The figures and rules below were checked against the RFCs' own text (RFC 9293 §3.5-3.6
+Figures 6, 7, 8, 12 and 13; RFC 5681 §2, §3.1, §3.2; RFC 6298 §2, §3, §5; RFC 6928 §2):
+each test quotes the lines it reproduces.
+
 * RFC 9293: Figure 6 (three-way handshake), Figure 7 (simultaneous open), Figure 8 (old
   duplicate SYN), Figure 12 (normal close), Figure 13 (simultaneous close), each as a
   sequence of (sender, sender's state, segment) with the RFC's own sequence numbers; the
@@ -73,7 +77,13 @@ def states(e: Engine, who: str) -> list[str]:
 
 
 def test_figure_6_three_way_handshake():
-    """RFC 9293 §3.5, Figure 6, lines 2-5: the SYN takes one sequence number, the ACK none."""
+    """RFC 9293 §3.5, Figure 6, lines 2-5: the SYN takes one sequence number, the ACK none.
+
+        2.  SYN-SENT    --> <SEQ=100><CTL=SYN>               --> SYN-RECEIVED
+        3.  ESTABLISHED <-- <SEQ=300><ACK=101><CTL=SYN,ACK>  <-- SYN-RECEIVED
+        4.  ESTABLISHED --> <SEQ=101><ACK=301><CTL=ACK>       --> ESTABLISHED
+        5.  ESTABLISHED --> <SEQ=101><ACK=301><CTL=ACK><DATA> --> ESTABLISHED
+    """
     e = make(scenario="handshake")
     run(e)
     assert segments(e)[:4] == [
@@ -86,7 +96,19 @@ def test_figure_6_three_way_handshake():
 
 
 def test_figure_7_simultaneous_open():
-    """RFC 9293 Figure 7: each end goes SYN-SENT -> SYN-RECEIVED -> ESTABLISHED."""
+    """RFC 9293 §3.5, Figure 7 (simultaneous connection synchronization): each end goes
+    CLOSED -> SYN-SENT -> SYN-RECEIVED -> ESTABLISHED.
+
+        2.  SYN-SENT     --> <SEQ=100><CTL=SYN>              ...
+        3.  SYN-RECEIVED <-- <SEQ=300><CTL=SYN>              <-- SYN-SENT
+        4.               ... <SEQ=100><CTL=SYN>              --> SYN-RECEIVED
+        5.  SYN-RECEIVED --> <SEQ=100><ACK=301><CTL=SYN,ACK> ...
+        6.  ESTABLISHED  <-- <SEQ=300><ACK=101><CTL=SYN,ACK> <-- SYN-RECEIVED
+        7.               ... <SEQ=100><ACK=301><CTL=SYN,ACK> --> ESTABLISHED
+
+    Line 7 is RFC 9293's: the SYN,ACK itself establishes the second end, with no further ACK
+    (RFC 793's Figure 8 had <SEQ=101><ACK=301><CTL=ACK> there). The engine trims the SYN the
+    end already has (§3.10.7.4) and takes the ACK of its own SYN."""
     e = make(scenario="simultaneous")
     run(e)
     segs = segments(e)
@@ -101,7 +123,18 @@ def test_figure_7_simultaneous_open():
 
 
 def test_figure_8_old_duplicate_syn_answered_by_rst():
-    """RFC 9293 Figure 8, lines 3-8, with the RFC's numbers (old SYN 90, new server ISN 400)."""
+    """RFC 9293 §3.5, Figure 8 (recovery from old duplicate SYN), with the RFC's numbers:
+
+        1.  CLOSED                                               LISTEN
+        2.  SYN-SENT    --> <SEQ=100><CTL=SYN>               ...
+        3.  (duplicate) ... <SEQ=90><CTL=SYN>               --> SYN-RECEIVED
+        4.  SYN-SENT    <-- <SEQ=300><ACK=91><CTL=SYN,ACK>  <-- SYN-RECEIVED
+        5.  SYN-SENT    --> <SEQ=91><CTL=RST>               --> LISTEN
+        6.              ... <SEQ=100><CTL=SYN>               --> SYN-RECEIVED
+        7.  ESTABLISHED <-- <SEQ=400><ACK=101><CTL=SYN,ACK>  <-- SYN-RECEIVED
+        8.  ESTABLISHED --> <SEQ=101><ACK=401><CTL=ACK>      --> ESTABLISHED
+
+    Line 5 is §3.10.7.3's rule for SYN-SENT: SEG.ACK =< ISS, so <SEQ=SEG.ACK><CTL=RST>."""
     e = make(scenario="old_duplicate_syn")
     run(e)
     assert segments(e)[:5] == [
@@ -112,6 +145,7 @@ def test_figure_8_old_duplicate_syn_answered_by_rst():
         (C, ESTABLISHED, "<SEQ=101><ACK=401><CTL=ACK>"),  # line 8
     ]
     assert states(e, S)[:6] == [CLOSED, LISTEN, SYN_RECEIVED, LISTEN, SYN_RECEIVED, ESTABLISHED]
+    assert states(e, C)[:3] == [CLOSED, SYN_SENT, ESTABLISHED]  # SYN-SENT throughout lines 2-6
 
 
 def _no_data(e: Engine, close: str = "close") -> None:
@@ -120,7 +154,19 @@ def _no_data(e: Engine, close: str = "close") -> None:
 
 
 def test_figure_12_normal_close_and_time_wait():
-    """RFC 9293 Figure 12: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT for 2 MSL on the side that closed first."""
+    """RFC 9293 §3.6, Figure 12 (normal close sequence): FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT for
+    2 MSL on the side that closed first (MUST-13).
+
+        1.  ESTABLISHED                                          ESTABLISHED
+        2.  (Close)
+            FIN-WAIT-1  --> <SEQ=100><ACK=300><CTL=FIN,ACK>  --> CLOSE-WAIT
+        3.  FIN-WAIT-2  <-- <SEQ=300><ACK=101><CTL=ACK>      <-- CLOSE-WAIT
+        4.                                                       (Close)
+            TIME-WAIT   <-- <SEQ=300><ACK=101><CTL=FIN,ACK>  <-- LAST-ACK
+        5.  TIME-WAIT   --> <SEQ=101><ACK=301><CTL=ACK>      --> CLOSED
+        6.  (2 MSL)
+            CLOSED
+    """
     e = make(scenario="handshake", isn_client=99, isn_server=299, msl_s=2.5)
     _no_data(e)
     run(e)
@@ -139,14 +185,34 @@ def test_figure_12_normal_close_and_time_wait():
 
 
 def test_figure_13_simultaneous_close():
+    """RFC 9293 §3.6, Figure 13 (simultaneous close sequence), from ESTABLISHED at 100 / 300:
+
+        1.  ESTABLISHED                                          ESTABLISHED
+        2.  (Close)                                              (Close)
+            FIN-WAIT-1  --> <SEQ=100><ACK=300><CTL=FIN,ACK>  ... FIN-WAIT-1
+                        <-- <SEQ=300><ACK=100><CTL=FIN,ACK>  <--
+                        ... <SEQ=100><ACK=300><CTL=FIN,ACK>  -->
+        3.  CLOSING     --> <SEQ=101><ACK=301><CTL=ACK>      ... CLOSING
+                        <-- <SEQ=301><ACK=101><CTL=ACK>      <--
+                        ... <SEQ=101><ACK=301><CTL=ACK>      -->
+        4.  TIME-WAIT                                            TIME-WAIT
+            (2 MSL)                                              (2 MSL)
+            CLOSED                                               CLOSED
+    """
     e = make(scenario="simultaneous", isn_client=99, isn_server=299)
     run(e)
     segs = segments(e)[4:]
     assert set(segs[:2]) == {(C, FIN_WAIT_1, "<SEQ=100><ACK=300><CTL=FIN,ACK>"),
                              (S, FIN_WAIT_1, "<SEQ=300><ACK=100><CTL=FIN,ACK>")}
     assert set(segs[2:]) == {(C, CLOSING, "<SEQ=101><ACK=301><CTL=ACK>"), (S, CLOSING, "<SEQ=301><ACK=101><CTL=ACK>")}
+    assert len(segs) == 4  # no other segment
     for who in (C, S):
         assert states(e, who)[-4:] == [FIN_WAIT_1, CLOSING, TIME_WAIT, CLOSED]
+    # Both wait 2 MSL (line 4).
+    for who in (C, S):
+        t_in = next(t for w, a, b, t in e.transitions if w == who and b == TIME_WAIT)
+        t_out = next(t for w, a, b, t in e.transitions if w == who and a == TIME_WAIT)
+        assert t_out - t_in == 2 * 1.0 * 1000
 
 
 def test_msl_default_is_two_minutes():
@@ -227,16 +293,31 @@ def test_acceptability_test_four_cases():
     (2191, 2 * 2191, 14600),  # SMSS > 2190: 2*SMSS; min(21910, max(4382, 14600))
 ])
 def test_initial_window(mss, rfc5681, rfc6928):
+    """RFC 5681 §3.1: "If SMSS > 2190 bytes: IW = 2 * SMSS bytes ...; If (SMSS > 1095 bytes) and
+    (SMSS <= 2190 bytes): IW = 3 * SMSS bytes ...; if SMSS <= 1095 bytes: IW = 4 * SMSS bytes".
+    RFC 6928 §2: "the upper bound for the initial window will be min (10*MSS, max (2*MSS, 14600))"."""
     assert initial_window(mss, "rfc5681") == rfc5681
     assert initial_window(mss, "rfc6928") == rfc6928
 
 
 def test_the_connection_starts_with_that_window():
+    """RFC 5681 §3.1 (and RFC 6928 §2): IW is the window of the first RTT of data, and "the
+    SYN/ACK and the acknowledgment of the SYN/ACK MUST NOT increase the size of the congestion
+    window"."""
     for rule, want in (("rfc5681", 3 * 1460), ("rfc6928", 14600)):
         e = make(scenario="transfer", initial_window=rule, data_bytes=60000)
         run(e, 5)
         assert e.tcbs[C].cwnd == want
         assert e.tcbs[C].snd_nxt - e.tcbs[C].snd_una == want  # IW worth of data sent at once
+        assert e.tcbs[S].cwnd == initial_window(1460, rule)  # its SYN,ACK's ACK added nothing
+
+
+def test_the_handshake_does_not_grow_either_window():
+    """RFC 5681 §3.1: neither the SYN,ACK nor its ACK increases cwnd, on either end."""
+    e = make(scenario="handshake")
+    while not (e.tcbs[C].state == ESTABLISHED and e.tcbs[S].state == ESTABLISHED):
+        e.step()
+    assert e.tcbs[C].cwnd == e.tcbs[S].cwnd == initial_window(1460, "rfc5681") == 4380
 
 
 # --------------------------------------------------------------------------- RFC 6298
@@ -248,7 +329,13 @@ class _T:
 
 
 def test_rto_for_a_sample_sequence_worked_by_hand():
-    """RFC 6298 §2.2-2.4 with G = 1 ms; samples 100, 140, 60, 500 ms."""
+    """RFC 6298 §2.2-2.4 with G = 1 ms; samples 100, 140, 60, 500, 900 ms.
+
+    (2.2) SRTT <- R, RTTVAR <- R/2, RTO <- SRTT + max (G, K*RTTVAR), K = 4.
+    (2.3) RTTVAR <- (1 - beta) * RTTVAR + beta * |SRTT - R'|, then SRTT <- (1 - alpha) * SRTT +
+          alpha * R' ("The value of SRTT used in the update to RTTVAR is its value before
+          updating SRTT"), alpha = 1/8, beta = 1/4.
+    (2.4) an RTO under 1 second is rounded up to 1 second."""
     t = _T()
     Engine.rtt_update(t, 100.0)  # §2.2: SRTT = R = 100, RTTVAR = R/2 = 50, RTO = 100 + 4*50 = 300 -> 1 s (§2.4)
     assert (t.srtt, t.rttvar, t.rto) == (100.0, 50.0, 1000.0)
@@ -275,7 +362,11 @@ def test_rto_rounds_up_to_one_second_and_caps_at_sixty():
 
 
 def test_initial_rto_is_one_second_and_doubles_on_each_expiry():
-    """RFC 6298 §2.1 and §5.5: the SYN is lost twice; resent after 1 s, then 2 s more."""
+    """RFC 6298 §2.1 (RTO 1 s until a sample, "though the backing off ... discussed in (5.5)
+    still applies") and §5.5 (RTO <- RTO * 2): the SYN is lost twice; resent after 1 s, then
+    2 s more. §5.7: the timer expired awaiting the ACK of a SYN with an RTO under 3 s, so "the
+    RTO MUST be re-initialized to 3 seconds when data transmission begins". RFC 5681 §3.1: "if
+    the SYN or SYN/ACK is lost, the initial window ... MUST be one segment"."""
     e = make(scenario="handshake")
     act(e, type="drop", side="client")
     e.step()
@@ -288,14 +379,36 @@ def test_initial_rto_is_one_second_and_doubles_on_each_expiry():
     syns = [(t, seq) for t, src, _, seq, _, flags, _ in e.log if src == C and flags == ("SYN",)]
     assert [t for t, _ in syns] == [0.0, 1000.0, 3000.0]
     assert any("doubles the RTO to 2,000 ms" in f.narration for f in frames)
+    assert e.tcbs[C].rto == 3000.0  # §5.7 (the SYN,ACK answered a retransmission: no sample, Karn)
 
 
 def test_karn_no_sample_from_a_retransmitted_segment():
+    """RFC 6298 §3: "RTT samples MUST NOT be made using segments that were retransmitted"."""
     e = make(scenario="handshake")
     act(e, type="drop", side="client")
     run(e, 6)
     # The only SYN,ACK answers the retransmitted SYN: no sample, SRTT stays unset on the client.
     assert e.tcbs[C].state == ESTABLISHED and e.tcbs[C].srtt is None
+
+
+def test_karn_the_ack_of_a_retransmitted_data_segment_gives_no_sample():
+    """RFC 6298 §3 for data: the last segment (2101..3100) is lost and resent when the timer
+    expires; its ACK changes neither SRTT nor RTTVAR, and the RTO stays backed off (§5: it may
+    "collapse" only once "a new RTT measurement is obtained")."""
+    e = make(scenario="transfer", mss=1000, data_bytes=3000)
+    hook = _drop_at(2101)
+    tcb = e.tcbs[C]
+    while True:
+        hook(e)
+        f = e.step()
+        if "retransmission timer expired" in f.narration:
+            break
+    before = (tcb.srtt, tcb.rttvar, tcb.rto)
+    assert before[0] is not None and before[2] == 2000.0  # earlier samples; RTO 1 s doubled
+    while tcb.snd_una < 3101:
+        f = e.step()
+    assert "RTT sample" not in f.narration
+    assert (tcb.srtt, tcb.rttvar, tcb.rto) == before
 
 
 # --------------------------------------------------------------------------- RFC 5681 traces
@@ -328,7 +441,13 @@ def _trace(e: Engine, hook, limit: int = 3000) -> list[tuple[str, int, int]]:
 
 
 def test_fast_retransmit_trace_worked_by_hand():
-    """MSS 1000, IW 4000 (RFC 5681 §3.1: 4 segments for SMSS <= 1095), fixed RTT.
+    """RFC 5681 §3.2 steps 2-6 (step 1's limited transmit, a SHOULD from RFC 3042, is not
+    modelled): on the third duplicate ACK ssthresh = max (FlightSize / 2, 2*SMSS) (equation
+    4), "The lost segment starting at SND.UNA MUST be retransmitted and cwnd set to ssthresh
+    plus 3*SMSS"; "For each additional duplicate ACK received (after the third), cwnd MUST be
+    incremented by SMSS"; on the ACK of new data "a TCP MUST set cwnd to ssthresh".
+
+    MSS 1000, IW 4000 (RFC 5681 §3.1: 4 segments for SMSS <= 1095), fixed RTT.
     The 10th segment (at 9101) is lost. Slow start adds min(N, SMSS) = 1000 per ACK: the ACKs
     of segments 1-9 take cwnd from 4000 to 13000, and 13 segments (9101..22100) are then
     outstanding. The 12 behind the lost one each bring a duplicate ACK. On the third,
@@ -347,7 +466,11 @@ def test_fast_retransmit_trace_worked_by_hand():
 
 
 def test_timeout_trace_worked_by_hand():
-    """The last data segment (a tail loss: nothing behind it brings duplicate ACKs) is lost:
+    """RFC 5681 §3.1: on a timeout, ssthresh = max (FlightSize / 2, 2*SMSS) (equation 4) and
+    "cwnd MUST be set to no more than the loss window, LW, which equals 1 full-sized segment";
+    RFC 6298 §5.4: "Retransmit the earliest segment that has not been acknowledged".
+
+    The last data segment (a tail loss: nothing behind it brings duplicate ACKs) is lost:
     the RTO expires, ssthresh = max(FlightSize/2, 2*SMSS) and cwnd = 1 SMSS (loss window);
     then slow start again, +SMSS per ACK."""
     e = make(scenario="transfer", mss=1000, data_bytes=12000)
@@ -361,6 +484,9 @@ def test_timeout_trace_worked_by_hand():
 
 
 def test_ssthresh_is_held_when_the_same_segment_times_out_again():
+    """RFC 5681 §3.1: "when a TCP sender detects segment loss using the retransmission timer and
+    the given segment has already been retransmitted by way of the retransmission timer at least
+    once, the value of ssthresh is held constant"; RFC 6298 §5.5 doubles the RTO again."""
     e = make(scenario="transfer", mss=1000, data_bytes=3000)
     hook = _drop_at(2101)
     n = 0
@@ -382,7 +508,8 @@ def test_ssthresh_is_held_when_the_same_segment_times_out_again():
 
 
 def test_flight_size_not_cwnd_sets_ssthresh():
-    """A receiver window of 3000 bytes keeps FlightSize below cwnd: ssthresh halves FlightSize."""
+    """RFC 5681 §3.1's implementation note: "An easy mistake to make is to simply use cwnd,
+    rather than FlightSize". A receiver window of 3000 bytes keeps FlightSize below cwnd: ssthresh halves FlightSize."""
     e = make(scenario="transfer", mss=1000, data_bytes=20000, rcv_buffer=3000)
     trace = _trace(e, _drop_at(5101))
     halved = [s for _, _, s in trace if s != 65535]
@@ -521,6 +648,23 @@ def test_congestion_preset_has_both_loss_kinds_on_one_chart():
     assert labels == ["3 dup ACKs", "timeout"]
     names = {en.state["name"] for en in frames[-1].entities if en.kind == "series"}
     assert names == {"cwnd", "ssthresh"}  # one bulk sender: the client
+
+
+def test_reordering_preset_holds_two_and_sends_nothing_again():
+    """The preset's words: two segments overtake the late one, two duplicate ACKs (fewer than
+    RFC 5681 §3.2's three), so no retransmission."""
+    e, frames = _play("reordering")
+    said = [f.narration for f in frames]
+    assert sum("holds them out of order" in n for n in said) == 2
+    assert sum("receives duplicate ACK" in n for n in said) == 2
+    assert e.counts["retransmissions"] == 0 and not any("third duplicate ACK" in n for n in said)
+    assert any("held out of order go to the application in order" in n for n in said)
+
+
+def test_corrupt_and_lost_preset_repairs_both_by_fast_retransmit():
+    e, frames = _play("corrupt-and-lost")
+    said = " ".join(f.narration for f in frames)
+    assert said.count("the third duplicate ACK") == 2 and "retransmission timer expired" not in said
 
 
 def test_corrupt_and_lost_preset_repairs_both():
