@@ -31,7 +31,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learning_platform.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
 
 from bench import engines  # noqa: E402
-from bench.load import rss_kib  # noqa: E402
+from tests.hostile.clients import percentile, rss_kib  # noqa: E402
 from tests.loopback import free_port, wait_for_port  # noqa: E402
 
 SLUG = "race-conditions"
@@ -68,11 +68,6 @@ def run_load(url: str, viewers: int, expected: int, start: str, server_pid: int)
     if out.returncode:
         raise RuntimeError(f"bench.load for {viewers} viewers failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def capacity(port: int, server_pid: int) -> str:

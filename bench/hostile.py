@@ -41,6 +41,7 @@ from tests.hostile.clients import (  # noqa: E402
     DROPPED,
     Reader,
     acknowledge,
+    cpu_seconds,
     http,
     open_socket,
     percentile,
@@ -238,13 +239,6 @@ async def measure(port: int, pid: int, kind: str | None) -> dict:
 async def warm_up(port: int) -> None:
     until = asyncio.get_running_loop().time() + 3
     await asyncio.gather(viewer(port, until), page_loads(port, until))
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time the process has used."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

@@ -10,22 +10,12 @@ figure a busy machine disturbs least)
 
 import asyncio
 import json
-import os
-import re
 import sys
 import time
 
 from websockets.asyncio.client import connect
 
-ORIGIN = "http://127.0.0.1"
-#: The flow-control marker that ends each of our server's messages; echoed as the page does.
-MARKER = re.compile(r'data-seq="(\d+)" data-token="([0-9a-f]+)" data-ack="1"></i>$')
-
-
-async def acknowledge(ws, message: str) -> None:
-    marker = MARKER.search(message)
-    if marker:
-        await ws.send(json.dumps({"cmd": "ack", "seq": marker.group(1), "token": marker.group(2)}))
+from tests.hostile.clients import ORIGIN, acknowledge, cpu_seconds, rss_kib
 
 
 async def viewer(url: str, start_message: str, expected: int, ready: asyncio.Event,
@@ -45,25 +35,6 @@ async def viewer(url: str, start_message: str, expected: int, ready: asyncio.Eve
         return frames, size
 
 
-def cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU time the process has used."""
-    if pid is None:
-        return None
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid: int | None) -> int | None:
-    if pid is None:
-        return None
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return None
-
-
 async def main(url: str, viewers: int, expected: int, start_message: str, server_pid: int | None) -> None:
     ready = asyncio.Event()
     opened: list = []
@@ -78,8 +49,8 @@ async def main(url: str, viewers: int, expected: int, start_message: str, server
         failed = [t for t in tasks if t.done() and t.exception()]
         if failed:
             raise failed[0].exception()
-    server_rss_open = rss_kib(server_pid)
-    cpu_before = cpu_seconds(server_pid)
+    server_rss_open = rss_kib(server_pid) if server_pid else None
+    cpu_before = cpu_seconds(server_pid) if server_pid else None
     started = time.perf_counter()
     ready.set()
     results = await asyncio.gather(*tasks)

@@ -4,16 +4,14 @@ for it is acknowledged (limits.SendWindow), or the server stops sending after a 
 from __future__ import annotations
 
 import json
-import re
 
+from tests.hostile.clients import marker_of
 from tests.simulations.html import Message
-
-_MARKER = re.compile(r'<i id="[^"]+-ack" hidden data-seq="(\d+)" data-token="([0-9a-f]+)"( data-ack="1")?></i>$')
 
 
 async def acknowledge(comm, text: str) -> None:
     """Echo the message's marker if the server asked for it, as the page's script does."""
-    marker = _MARKER.search(text)
+    marker = marker_of(text)
     if marker and marker.group(3):
         await comm.send_to(text_data=json.dumps({"cmd": "ack", "seq": marker.group(1), "token": marker.group(2)}))
 
