@@ -13,8 +13,10 @@ wait-for edge is an arrow, and the edges of a cycle are thick and dashed with th
 spelled out in words; on the timeline, critical-section ticks are tall blocks, work is a
 thin bar and spinning is a zigzag.
 
-The core timeline is drawn here: the Threads & Processes engineer's shared timeline part
-(simulations/render/timeline.py) did not exist when this was written.
+The core timeline is the shared timeline part (simulations/render/timeline.py), merged (one
+path per kind in a lane, the threads' names on chips), coloured by kind; its window is the
+24 ticks of history a frame carries and jumps by 12, so bars stay put between jumps and their
+paths are cached.
 """
 
 from __future__ import annotations
@@ -26,17 +28,17 @@ from html import escape
 from typing import Any
 
 from simulations.engines.base import Entity, Frame
+from simulations.engines.locks import TIMELINE_TICKS
+from simulations.render import timeline
 from simulations.render.svg import fit, legible_font, num, svg_root
 from simulations.render.table import Cell, Row, render_table, table_height
+from simulations.render.timeline import Bar, Lane, render_timeline
 from simulations.render.topology import Network, StageNode, render_topology
 
 WIDTH = 432
 FONT = legible_font(WIDTH)  # 16
 GAP = 12
 LINE = 22
-TL_ROW = 24
-TL_LEFT = 64
-TL_TICKS = 24
 
 GLYPH = {"running": "\u25b6", "in_cs": "\u25a0", "spinning": "\u21bb", "blocked": "\u2016", "sleeping": "z",
          "ready": "\u25cb", "done": "\u2713"}
@@ -90,23 +92,29 @@ LOCK_LEGEND = (("solid", "holds"), ("outline", "waits, in order"))
 
 def _lock_row(e: Entity) -> Row:
     s = e.state
+    return _lock_row_of(s["name"], s["lock_type"], s["mode"], tuple(s["holders"]), tuple(s["waiters"]),
+                        tuple(s["waiter_modes"]), s["value"], s["permits"], s["policy"])
+
+
+@lru_cache(maxsize=512)
+def _lock_row_of(name: str, kind: str, mode: str, holders: tuple[str, ...], waiters: tuple[str, ...],
+                 waiter_modes: tuple[str, ...], value: int | None, permits: int | None, policy: str | None) -> Row:
     cells: list[Cell] = []
-    for h in s["holders"]:
-        cls = "lk-writer" if s["mode"] == "write" else "lk-holder"
+    for h in holders:
+        cls = "lk-writer" if mode == "write" else "lk-holder"
         cells.append(Cell(h.removeprefix("T"), cls, "solid"))
-    for w, m in zip(s["waiters"], s["waiter_modes"]):
+    for w, m in zip(waiters, waiter_modes):
         # No per-cell titles: the row's title and the thread list say who waits for what, and a
         # frame's bytes are budgeted. A queued writer is marked "w".
         cells.append(Cell(w.removeprefix("T") + ("w" if m == "w" else ""), "lk-waiter", "outline"))
-    kind = s["lock_type"]
     if kind == "semaphore":
-        note = f"sem {s['value']}/{s['permits']} free"
+        note = f"sem {value}/{permits} free"
     elif kind == "rwlock":
-        note = {"free": "rw free", "read": "rw: readers", "write": "rw: writer"}[s["mode"]]
-        note += " " + {"reader_pref": "R-pref", "writer_pref": "W-pref", "fair": "fair"}.get(s["policy"] or "", "")
+        note = {"free": "rw free", "read": "rw: readers", "write": "rw: writer"}[mode]
+        note += " " + {"reader_pref": "R-pref", "writer_pref": "W-pref", "fair": "fair"}.get(policy or "", "")
     else:
-        note = f"{kind} {'held' if s['holders'] else 'free'}"
-    return Row(s["name"], tuple(cells), kind, None, f"{s['name']}: {note}", note)
+        note = f"{kind} {'held' if holders else 'free'}"
+    return Row(name, tuple(cells), kind, None, f"{name}: {note}", note)
 
 
 # --------------------------------------------------------------------------- wait-for graph
@@ -237,76 +245,52 @@ def _peterson(memory: Sequence[Entity], buffers: Sequence[Entity], y: float) -> 
 
 # --------------------------------------------------------------------------- the core timeline
 
-
-TL_PX = 15  # one tick, in units: 24 ticks fill 360 of the 432
+#: The engine's segment kinds as the shared timeline's bar kinds and colours: a critical
+#: section is a tall solid blue bar, the rest of a thread's running a thin grey one, and
+#: spinning an amber bar crossed by a zigzag; the thread's name is on its bar's chip.
+BAR = {"cs": ("run", "#1d4ed8"), "run": ("work", "#64748b"), "spin": ("spin", "#b45309")}
+TL_LEGEND = (("work", "work", "#64748b"), ("run", "in CS", "#1d4ed8"), ("spin", "spin", "#b45309"))
+TL_STEP = TIMELINE_TICKS // 2  # the window jumps by half its width, so bars stay put between jumps
 
 
 @lru_cache(maxsize=4096)
-def _piece(a: int, b: int, kind: str) -> str:
-    """One segment's outline at its absolute place on the time axis (x = tick * TL_PX): the
-    same string on every frame it is on screen, so a lane is mostly cached pieces joined."""
-    x0, w = a * TL_PX, (b - a) * TL_PX
-    if kind == "run":
-        return f"M{x0},8h{w}v8h-{w}z"
-    return f"M{x0},3h{w}v18h-{w}z"
+def _seg_bar(tid: str, a: int, b: int, kind: str) -> Bar:
+    bar_kind, colour = BAR.get(kind, BAR["run"])
+    return Bar(a, b, tid, bar_kind, colour)
 
 
 @lru_cache(maxsize=2048)
-def _chip(tid: str, a: int, b: int) -> str:
-    cx = (a + b) * TL_PX / 2
-    return (f'<rect class="tl-chip" x="{num(cx - 12)}" y="4" width="24" height="16" rx="3" fill="#fff"/>'
-            f'<text x="{num(cx)}" y="17" text-anchor="middle">{escape(tid)}</text>')
+def _seg_bars(segments: tuple) -> tuple[Bar, ...]:
+    """The segments' bars: those of all but the last (cached from an earlier frame) and the last."""
+    if not segments:
+        return ()
+    tid, a, b, kind = segments[-1]
+    return _seg_bars(segments[:-1]) + ((_seg_bar(tid, a, b, kind),) if b > a else ())
 
 
-def _core_row(index: int, segments: Sequence[Sequence[Any]], lo: int, spin_fill: str, y: float) -> str:
-    """One core's lane: work as a thin bar, critical sections as tall blocks, spinning as a
-    zigzag-patterned block (one <path> per kind), the thread's name on blocks three ticks or
-    longer. The pieces sit on the absolute time axis, shifted left by `lo` ticks (a piece
-    starting earlier is cut at `lo`)."""
-    d: dict[str, list[str]] = {"run": [], "cs": [], "spin": []}
-    chips = []
-    for tid, a, b, kind in segments:
-        if a < lo:
-            a = lo
-        d.get(kind, d["run"]).append(_piece(a, b, kind))
-        if b - a >= 3:
-            chips.append(_chip(tid, a, b))
-    out = [f'<g class="tl-core" transform="translate(0,{num(y)})"><text class="tl-label" x="8" y="17">core {index}</text>'
-           f'<rect class="tl-lane" x="{TL_LEFT}" y="2" width="{TL_TICKS * TL_PX}" height="20" fill="#f1f5f9"/>'
-           f'<g transform="translate({TL_LEFT - lo * TL_PX},0)">']
-    if d["run"]:
-        out.append(f'<path class="tl-run" d="{"".join(d["run"])}" fill="#64748b"/>')
-    if d["cs"]:
-        out.append(f'<path class="tl-cs" d="{"".join(d["cs"])}" fill="#1d4ed8"/>')
-    if d["spin"]:
-        out.append(f'<path class="tl-spinblock" d="{"".join(d["spin"])}" fill="url(#{spin_fill})" stroke="#b45309"/>')
-    out.extend(chips)
-    out.append("</g></g>")
-    return "".join(out)
+def _core_lane(index: int, segments: Sequence[Sequence[Any]]) -> Lane:
+    """A core's lane. Between two frames only its last segment usually changes (it grew), so
+    the bars of the ones before are cached."""
+    if not segments:
+        return Lane(f"core {index}", (), "idle")
+    if type(segments) is not tuple:
+        segments = tuple(map(tuple, segments))
+    tid, a, b, kind = segments[-1]
+    return Lane(f"core {index}", _seg_bars(segments[:-1]) + ((_seg_bar(tid, a, b, kind),) if b > a else ()), "idle")
 
 
-def _timeline(cores: Sequence[Entity], now: float, y: float, dom_id: str) -> tuple[str, float]:
-    hi = int(now)
-    lo = max(0, hi - TL_TICKS)
-    spin_fill = f"{dom_id}-spin"
-    out = [f'<g class="tl" transform="translate(0,{num(y)})">',
-           _txt(8, 16, f"cores, ticks {lo}\u2013{lo + TL_TICKS}", "lk-caption", weight="600")]
-    if any(seg[3] == "spin" for e in cores for seg in e.state["segments"]):
-        # The zigzag that fills spinning blocks (an id per stage: several may share a page).
-        out.append(f'<defs><pattern id="{escape(spin_fill)}" width="{TL_PX}" height="18" patternUnits="userSpaceOnUse">'
-                   f'<rect width="{TL_PX}" height="18" fill="#fff7ed"/>'
-                   f'<path class="tl-spin" d="M0,16l3.75,-14l3.75,14l3.75,-14l3.75,14" fill="none" stroke="#b45309" stroke-width="2"/></pattern></defs>')
-    # The legend: the three shapes and their words.
-    out.append('<g class="tl-legend" transform="translate(200,4)">'
-               '<rect class="tl-run" x="0" y="6" width="14" height="6" fill="#64748b"/><text x="18" y="15">work</text>'
-               '<rect class="tl-cs" x="66" y="0" width="14" height="16" fill="#1d4ed8"/><text x="84" y="15">CS</text>'
-               '<path class="tl-spin" d="M120,15l3.75,-14l3.75,14l3.75,-14l3.75,14" fill="none" stroke="#b45309" stroke-width="2"/>'
-               '<text x="140" y="15">spin</text></g>')
-    for i, e in enumerate(cores):
-        s = e.state
-        out.append(_core_row(s["index"], s["segments"], lo, escape(spin_fill), 24 + i * TL_ROW))
-    out.append("</g>")
-    return "".join(out), 24 + len(cores) * TL_ROW + 4
+def _window(now: float) -> tuple[float, float]:
+    """TIMELINE_TICKS wide (the history a frame carries), ending at or after now."""
+    if now <= TIMELINE_TICKS:
+        return 0.0, float(TIMELINE_TICKS)
+    t0 = TL_STEP * math.ceil((now - TIMELINE_TICKS) / TL_STEP)
+    return float(t0), float(t0 + TIMELINE_TICKS)
+
+
+def _timeline(cores: Sequence[Entity], now: float, y: float, dom_id: str, spins: bool = True) -> tuple[str, float]:
+    lanes = [_core_lane(e.state["index"], e.state["segments"]) for e in cores]
+    return render_timeline(lanes, y=y, width=WIDTH, t_range=_window(now), now=now, caption="cores",
+                           t_unit="ticks", patterns=dom_id, merged=True, legend=TL_LEGEND if spins else TL_LEGEND[:2])
 
 
 # --------------------------------------------------------------------------- the stage
@@ -319,29 +303,13 @@ def _table(rows: tuple[Row, ...], y: float) -> tuple[str, float]:
 
 
 def render_stage(frame: Frame, dom_id: str) -> str:
-    threads: list[Entity] = []
-    locks: list[Entity] = []
-    cores: list[Entity] = []
-    memory: list[Entity] = []
-    buffers: list[Entity] = []
-    wf: Entity | None = None
-    cv: Entity | None = None
+    groups: dict[str, list[Entity]] = {}
     for e in frame.entities:
-        k = e.kind
-        if k == "thread":
-            threads.append(e)
-        elif k == "lock":
-            locks.append(e)
-        elif k == "core":
-            cores.append(e)
-        elif k == "memory":
-            memory.append(e)
-        elif k == "store_buffer":
-            buffers.append(e)
-        elif k == "wait_for":
-            wf = e
-        elif k == "condvar":
-            cv = e
+        groups.setdefault(e.kind, []).append(e)
+    threads, locks, cores = groups.get("thread", []), groups.get("lock", []), groups.get("core", [])
+    memory, buffers = groups.get("memory", []), groups.get("store_buffer", [])
+    wf = groups["wait_for"][0] if "wait_for" in groups else None
+    cv = groups["condvar"][0] if "condvar" in groups else None
     parts = []
     y = 0.0
     part, h = _threads(threads, y + 4)
@@ -378,9 +346,14 @@ def render_stage(frame: Frame, dom_id: str) -> str:
             part, h = _coffman(wf.state["conditions"], y)
             parts.append(part)
             y += h + 4
-    part, h = _timeline(cores, frame.time, y, dom_id)
+    # Only spinlocks and Peterson's busy-wait spin: elsewhere the legend leaves spinning out, and
+    # the stage needs no zigzag pattern.
+    spins = bool(buffers) or any(e.state["lock_type"] == "spinlock" for e in locks)
+    part, h = _timeline(cores, frame.time, y + 4, dom_id, spins)
+    if spins:
+        parts.append(timeline.defs(dom_id, hatch=False))
     parts.append(part)
-    y += h
+    y += h + 8
     busy = ", ".join(f"{e.id} {WORD.get(e.state['state'], e.state['state'])}" for e in threads)
     label = f"Tick {frame.time:.0f}: {busy}" + (f"; deadlock {' '.join(wf.state['cycle'])}" if wf is not None and wf.state["cycle"] else "")
     body = f'<g font-size="{num(FONT)}" fill="#0f172a">{"".join(parts)}</g>'
