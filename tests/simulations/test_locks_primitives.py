@@ -151,7 +151,8 @@ def test_a_correct_primitive_never_breaks_mutual_exclusion(scenario, threads, co
         if scenario in ("mutex", "spinlock") or (scenario == "atomic" and counter == "mutex"):
             assert len(inside) <= 1
     last = f
-    if scenario == "atomic" and last.done:
+    finished = all(x.state["state"] == "done" for x in last.entities if x.kind == "thread")
+    if scenario == "atomic" and finished:  # (the duration may end a run first: 5 threads on one core)
         assert last.metrics["counter"] == threads * e.params.iterations  # no increment lost
 
 
