@@ -127,6 +127,7 @@ class ThreadState(TypedDict):
     op: str  # what it is doing, in C-like words
     cs_done: int
     retries: int  # failed CAS attempts, try-lock failures and timeouts
+    slowed: int  # ticks the Slow action added to its next critical section, until it starts
 
 
 class LockState(TypedDict):
@@ -1262,7 +1263,7 @@ class LocksEngine(Engine):
                 "name": th.tid, "role": th.role, "state": th.state, "holds": tuple(th.holds),
                 "waiting_for": th.waiting_for if th.state in ("blocked", "spinning") else None,
                 "core": cores.get(th.tid), "op": self._peterson_op(th) if p.scenario == "peterson" else _op_words(th),
-                "cs_done": th.cs_done, "retries": th.retries,
+                "cs_done": th.cs_done, "retries": th.retries, "slowed": th.extra,
             }))
         if p.scenario == "peterson":
             names = ("flag[0]", "flag[1]", "turn")

@@ -60,11 +60,13 @@ def _txt(x: float, y: float, s: str, cls: str = "", anchor: str = "", weight: st
 
 @lru_cache(maxsize=1024)
 def _thread_line(name: str, state: str, op: str, holds: tuple[str, ...], waiting_for: str | None, core: int | None,
-                 y: float) -> str:
+                 y: float, slowed: int = 0) -> str:
     where = f"core {core}" if core else ""
     tail = []
     if holds:
         tail.append("holds " + ",".join(holds))
+    if slowed:
+        tail.append(f"next CS +{slowed}")
     detail = " \u00b7 ".join(x for x in (WORD.get(state, state), where, op, *tail) if x)
     shown = fit(detail, WIDTH - 70, FONT)
     tip = f"<title>{escape(name + ': ' + detail)}</title>" if shown != detail else ""  # cut: the whole on hover
@@ -80,7 +82,8 @@ def _threads(threads: Sequence[Entity], y: float) -> tuple[str, float]:
     out = [f'<g class="lk-threads" transform="translate(0,{num(y + 16)})">']
     for i, e in enumerate(threads):
         s = e.state
-        out.append(_thread_line(s["name"], s["state"], s["op"], tuple(s["holds"]), s["waiting_for"], s["core"], i * LINE))
+        out.append(_thread_line(s["name"], s["state"], s["op"], tuple(s["holds"]), s["waiting_for"], s["core"], i * LINE,
+                                s.get("slowed", 0)))
     out.append("</g>")
     return "".join(out), len(threads) * LINE
 
