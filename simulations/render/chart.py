@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
 
-from simulations.render.svg import group, line, num, path, text, text_width, translate
+from simulations.render.svg import num, text_width, translate
 
 FONT = 16
 CAPTION_H = 22
@@ -92,27 +92,72 @@ def render_chart(
     integer: bool = True,
     now: float | None = None,
     legend: bool = True,
+    colours: bool = True,
 ) -> tuple[str, float]:
     """The chart as a <g> at (x, y), and its height (the given one). A step line's last
     value holds until `now` (default: the end of `t_range`). Give a `t_range` that changes
     only now and then (`time_window`): the axes, ticks and legend are then drawn once for
     many frames, and only the lines are new. `legend=False` leaves the legend out (a second
-    chart of the same series under one that has it) and gives its room to the plot."""
+    chart of the same series under one that has it) and gives its room to the plot.
+    `colours=False` leaves the colours out of the markup, for a stage whose stylesheet
+    colours every part of the chart (a .msg-stage: simulations.css, "Time-series chart");
+    the dashes, widths and shapes stay."""
     left, top, right, bottom = plot_box(width, height, caption=bool(caption), legend=legend)
     t0, t1 = t_range if t_range else _extent([p[0] for s in series for p in s.points], (0.0, 1.0))
     if t1 <= t0:
         t1 = t0 + 1.0
-    if v_range:
-        v0, v1 = v_range
-    else:
-        v0, v1 = value_range([p[1] for s in series for p in s.points], integer)
-    out = [_chrome(x, y, width, height, tuple(s.name for s in series), caption, t0, t1, v0, v1, t_unit, integer, legend)]
+    v0, v1 = v_range if v_range else _value_range_of(series, integer)
+    out = [_chrome(x, y, width, height, tuple(s.name for s in series), caption, t0, t1, v0, v1, t_unit, integer,
+                   legend, colours)]
     sx = (right - left) / (t1 - t0)
     sy = (bottom - top) / (v1 - v0)
     end = t1 if now is None else min(max(now, t0), t1)
 
-    # Event markers: a dashed vertical tick, labelled at the top unless it would touch the last label.
+    if markers:
+        out.append(_markers(tuple(markers), t0, t1, left, top, bottom, sx, t_unit, colours))
+
+    # The lines (each series' points up to `end` drawn once per window and scale: cached).
+    # A path in tenths of a unit: an absolute start, then relative steps ("h4.8v-.8").
+    end_x = _to_tenths(left + (end - t0) * sx)
+    for i, s in enumerate(series):
+        k = i % len(COLOURS)
+        body, last_x, last_y = _line_of(s.points, end, s.step, t0, v0, left, bottom, sx, sy)
+        if not body:
+            continue
+        if s.step and end_x != last_x:
+            body += f"h{_tenths(end_x - last_x)}"  # the last value holds until now
+        colour = f' stroke="{COLOURS[k]}"' if colours else ""
+        dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
+        out.append(
+            f'<path class="chart-line series-{k}" data-series="{escape(s.name)}" d="{body}" fill="none"{colour} '
+            f'stroke-width="3" stroke-linejoin="round"{dash}/>'
+        )
+    out.append("</g>")
+    return "".join(out), height
+
+
+def _to_tenths(v: float) -> int:
+    """`v` in tenths, rounded as "%.1f" rounds it (exactly, not by the binary product v * 10)."""
+    return int(f"{v:.1f}".replace(".", ""))
+
+
+def _tenths(n: int) -> str:
+    """An integer number of tenths as a short path number: 48 -> "4.8", -8 -> "-.8", 120 -> "12"."""
+    if n % 10 == 0:
+        return str(n // 10)
+    sign = "-" if n < 0 else ""
+    whole, frac = divmod(abs(n), 10)
+    return f"{sign}{whole or ''}.{frac}"
+
+
+@lru_cache(maxsize=256)
+def _markers(markers: tuple[Marker, ...], t0: float, t1: float, left: float, top: float, bottom: float, sx: float,
+             t_unit: str, colours: bool) -> str:
+    """Event markers: a dashed vertical tick, labelled at the top unless it would touch the last label."""
+    out = []
     last_label_end = -1e9
+    stroke = ' stroke="#b42318"' if colours else ""
+    fill = ' fill="#b42318"' if colours else ""
     for m in markers:
         if not t0 <= m.t <= t1:
             continue
@@ -120,62 +165,99 @@ def render_chart(
         cls = f"chart-marker {escape(m.cls)}" if m.cls else "chart-marker"
         out.append(
             f'<g class="{cls}"><title>{escape(m.label)} at {_label(m.t)} {escape(t_unit)}</title>'
-            f'<line x1="{xx:.1f}" y1="{top:.1f}" x2="{xx:.1f}" y2="{bottom:.1f}" stroke="#b42318" stroke-width="1.5" stroke-dasharray="3 3"/>'
+            f'<line x1="{num(xx)}" y1="{num(top)}" x2="{num(xx)}" y2="{num(bottom)}"{stroke} stroke-width="1.5" '
+            f'stroke-dasharray="3 3"/>'
         )
         w = text_width(m.label, FONT)
         if xx - w / 2 > last_label_end + 4:
-            out.append(f'<text x="{xx:.1f}" y="{top - 2:.1f}" text-anchor="middle" fill="#b42318">{escape(m.label)}</text>')
+            out.append(f'<text x="{num(xx)}" y="{num(top - 2)}" text-anchor="middle"{fill}>{escape(m.label)}</text>')
             last_label_end = xx + w / 2
         out.append("</g>")
-
-    # The lines (each series' points up to `end` drawn once per window and scale: cached).
-    for i, s in enumerate(series):
-        k = i % len(COLOURS)
-        points = s.points
-        cut = bisect_right(points, (end, math.inf))
-        body, last_y = _line(points if cut == len(points) else points[:cut], s.step, t0, v0, left, bottom, sx, sy)
-        if not body:
-            continue
-        if s.step:
-            body += f" {left + (end - t0) * sx:.1f},{last_y:.1f}"  # the last value holds until now
-        pts = (body,)
-        dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
-        out.append(
-            f'<polyline class="chart-line series-{k}" data-series="{escape(s.name)}" points="{" ".join(pts)}" fill="none" '
-            f'stroke="{COLOURS[k]}" stroke-width="3" stroke-linejoin="round"{dash}/>'
-        )
-    out.append("</g>")
-    return "".join(out), height
+    return "".join(out)
 
 
-@lru_cache(maxsize=256)
+#: id(points) and the scale -> (points, the line): a series' points are usually the same
+#: object from frame to frame (the layouts keep their conversions), so a line is looked up
+#: without hashing its points; the points are kept, so their id is not reused while cached.
+_LINES: dict[tuple, tuple] = {}
+
+
+def _line_of(points: tuple[tuple[float, float], ...], end: float, step: bool, t0: float, v0: float, left: float,
+             bottom: float, sx: float, sy: float) -> tuple[str, int, int]:
+    """The line of the points at or before `end` (cached by the points' identity)."""
+    cut = bisect_right(points, (end, math.inf))
+    key = (id(points), cut, step, t0, v0, left, bottom, sx, sy)
+    hit = _LINES.get(key)
+    if hit is not None and hit[0] is points:
+        return hit[1]
+    line = _line(points if cut == len(points) else points[:cut], step, t0, v0, left, bottom, sx, sy)
+    if len(_LINES) > 512:
+        _LINES.clear()
+    _LINES[key] = (points, line)
+    return line
+
+
 def _line(points: tuple[tuple[float, float], ...], step: bool, t0: float, v0: float, left: float, bottom: float,
-          sx: float, sy: float) -> tuple[str, float]:
-    """A series' polyline points (all of them at or before the chart's end), and the last y."""
-    pts: list[str] = []
+          sx: float, sy: float) -> tuple[str, int, int]:
+    """A series' path (all of its points at or before the chart's end), and where it ends,
+    in tenths of a unit: (d, last x, last y)."""
+    d: list[str] = []
     held: float | None = None  # the value holding when the window opens
-    last_y = 0.0
+    lx = ly = 0
+    x_left = _to_tenths(left)
     for t, v in points:
         if t < t0:
             held = v
             continue
-        xx = left + (t - t0) * sx
-        yy = bottom - (v - v0) * sy
-        if held is not None and not pts:
-            last_y = bottom - (held - v0) * sy
-            pts.append(f"{left:.1f},{last_y:.1f}")
-        if step and pts:
-            pts.append(f"{xx:.1f},{last_y:.1f}")
-        pts.append(f"{xx:.1f},{yy:.1f}")
-        last_y = yy
-    if not pts and held is not None:
-        last_y = bottom - (held - v0) * sy
-        pts.append(f"{left:.1f},{last_y:.1f}")
-    return " ".join(pts), last_y
+        xx = _to_tenths(left + (t - t0) * sx)
+        yy = _to_tenths(bottom - (v - v0) * sy)
+        if not d:
+            if held is not None:
+                lx, ly = x_left, _to_tenths(bottom - (held - v0) * sy)
+                d.append(f"M{_tenths(lx)},{_tenths(ly)}")
+            else:
+                lx, ly = xx, yy
+                d.append(f"M{_tenths(xx)},{_tenths(yy)}")
+                continue
+        if step:
+            if xx != lx:
+                d.append(f"h{_tenths(xx - lx)}")
+            if yy != ly:
+                d.append(f"v{_tenths(yy - ly)}")
+        elif yy == ly:
+            if xx != lx:
+                d.append(f"h{_tenths(xx - lx)}")
+        elif xx == lx:
+            d.append(f"v{_tenths(yy - ly)}")
+        else:
+            dy = _tenths(yy - ly)
+            d.append(f"l{_tenths(xx - lx)}{dy if dy[0] == '-' else ',' + dy}")
+        lx, ly = xx, yy
+    if not d and held is not None:
+        lx, ly = x_left, _to_tenths(bottom - (held - v0) * sy)
+        d.append(f"M{_tenths(lx)},{_tenths(ly)}")
+    return "".join(d), lx, ly
 
 
 def _extent(values: Sequence[float], default: tuple[float, float]) -> tuple[float, float]:
     return (min(values), max(values)) if values else default
+
+
+_RANGES: dict[tuple, tuple] = {}
+
+
+def _value_range_of(series: Sequence[Series], integer: bool) -> tuple[float, float]:
+    """`value_range` of every series' values, cached by the points' identity (see _LINES)."""
+    pts = tuple(s.points for s in series)
+    key = (tuple(map(id, pts)), integer)
+    hit = _RANGES.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], pts)):
+        return hit[1]
+    r = value_range([p[1] for ps in pts for p in ps], integer)
+    if len(_RANGES) > 256:
+        _RANGES.clear()
+    _RANGES[key] = (pts, r)
+    return r
 
 
 def value_range(values: Sequence[float], integer: bool = True) -> tuple[float, float]:
@@ -202,42 +284,62 @@ def time_window(start: float, now: float, parts: int = 4) -> tuple[float, float]
 
 @lru_cache(maxsize=128)
 def _chrome(x: float, y: float, width: float, height: float, names: tuple[str, ...], caption: str,
-            t0: float, t1: float, v0: float, v1: float, t_unit: str, integer: bool, legend: bool = True) -> str:
-    """The opening, caption, legend, axes and ticks: everything but the lines and markers."""
+            t0: float, t1: float, v0: float, v1: float, t_unit: str, integer: bool, legend: bool = True,
+            colours: bool = True) -> str:
+    """The opening, caption, legend, axes and ticks: everything but the lines and markers.
+    Text inherits the group's size and anchor, lines their group's stroke."""
     left, top, right, bottom = plot_box(width, height, caption=bool(caption), legend=legend)
     sx = (right - left) / (t1 - t0)
     sy = (bottom - top) / (v1 - v0)
-    out = [f'<g class="chart" transform="{translate(x, y)}" font-size="{FONT}" fill="#0f172a">']
+    where = "" if x == 0 and y == 0 else f' transform="{translate(x, y)}"'
+    out = [f'<g class="chart"{where} font-size="{FONT}"{_fill(colours, "#0f172a")}>']
     ly = 0.0
     if caption:
         out.append(f'<text class="chart-caption" x="8" y="16" font-weight="600">{escape(caption)}</text>')
         ly = CAPTION_H
     # Legend: a swatch of each series' own line (dash and colour), then its name.
-    lx = 8.0
-    keys = []
-    for i, name in enumerate(names):
-        k = i % len(COLOURS)
-        keys.append(group(
-            line(lx, 10, lx + 24, 10, stroke=COLOURS[k], sw=3, dash=DASHES[k] or None)
-            + text(lx + 30, 15, name, size=FONT, fill="#334155"),
-            cls=f"chart-key series-{k}",
-        ))
-        lx += 30 + text_width(name, FONT) + 16
     if legend:
-        out.append(group(keys, cls="chart-legend", transform=f"translate(0,{num(ly)})"))
-    out.append(path(f"M{num(left)},{num(top)} L{num(left)},{num(bottom)} L{num(right)},{num(bottom)}",
-                    cls="chart-axis", stroke="#94a3b8", sw=1.5))
-    ticks = []
-    for v in nice_ticks(v0, v1, 3, integer):
-        yy = bottom - (v - v0) * sy
-        ticks.append(line(left, yy, right, yy, cls="chart-grid", stroke="#e2e8f0", sw=1))
-        ticks.append(text(left - 6, yy + 5.5, _label(v), size=FONT, anchor="end"))
+        lx = 8.0
+        out.append(f'<g class="chart-legend" transform="translate(0,{num(ly)})">')
+        for i, name in enumerate(names):
+            k = i % len(COLOURS)
+            dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
+            out.append(
+                f'<g class="chart-key series-{k}"><line x1="{num(lx)}" y1="10" x2="{num(lx + 24)}" y2="10"'
+                f'{_stroke(colours, COLOURS[k])} stroke-width="3"{dash}/>'
+                f'<text x="{num(lx + 30)}" y="15"{_fill(colours, "#334155")}>{escape(name)}</text></g>'
+            )
+            lx += 30 + text_width(name, FONT) + 16
+        out.append("</g>")
+    axis = _stroke(colours, "#94a3b8")
+    out.append(f'<path class="chart-axis" d="M{num(left)},{num(top)}V{num(bottom)}H{num(right)}" fill="none"{axis} '
+               f'stroke-width="1.5"/>')
+    out.append(f'<g class="chart-ticks"{_fill(colours, "#475569")}>')
+    v_ticks = [(bottom - (v - v0) * sy, v) for v in nice_ticks(v0, v1, 3, integer)]
+    # (One path per line: a browser draws one path of many lines a little differently.)
+    grid = "".join(f'<path d="M{num(left)},{num(yy)}H{num(right)}"/>' for yy, _ in v_ticks)
+    out.append(f'<g class="chart-grid"{_stroke(colours, "#e2e8f0")} stroke-width="1">{grid}</g>')
+    out.append('<g text-anchor="end">')
+    out.extend(f'<text x="{num(left - 6)}" y="{num(yy + 5.5)}">{_label(v)}</text>' for yy, v in v_ticks)
+    out.append("</g>")
     t_ticks = nice_ticks(t0, t1, 3)
+    marks, labels = [], []
     for i, t in enumerate(t_ticks):
         xx = left + (t - t0) * sx
         label = _label(t) + (f" {t_unit}" if t_unit and i == len(t_ticks) - 1 else "")
-        anchor = "end" if xx + text_width(label, FONT) / 2 > width - 2 else "middle"
-        ticks.append(line(xx, bottom, xx, bottom + 4, stroke="#94a3b8", sw=1.5))
-        ticks.append(text(xx, bottom + 19, label, size=FONT, anchor=anchor))
-    out.append(group(ticks, cls="chart-ticks", extra=' fill="#475569"'))
+        anchor = ' text-anchor="end"' if xx + text_width(label, FONT) / 2 > width - 2 else ""
+        marks.append(f'<path d="M{num(xx)},{num(bottom)}v4"/>')
+        labels.append(f'<text x="{num(xx)}" y="{num(bottom + 19)}"{anchor}>{escape(label)}</text>')
+    if marks:
+        out.append(f'<g class="chart-axis"{axis} stroke-width="1.5">{"".join(marks)}</g>')
+        out.append(f'<g text-anchor="middle">{"".join(labels)}</g>')
+    out.append("</g>")
     return "".join(out)
+
+
+def _fill(colours: bool, colour: str) -> str:
+    return f' fill="{colour}"' if colours else ""
+
+
+def _stroke(colours: bool, colour: str) -> str:
+    return f' stroke="{colour}"' if colours else ""

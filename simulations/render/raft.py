@@ -212,6 +212,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         start = min((s.points[0][0] for s in series if s.points), default=0.0)
         chart, chart_h = render_chart(
             series, y=height + GAP, width=WIDTH, height=CHART_H, t_range=time_window(start, now), now=now,
+            colours=False,
         )
         parts.append(chart)
         height += GAP + chart_h

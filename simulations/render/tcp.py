@@ -130,14 +130,15 @@ def _endpoint_block(eid: str, state: str, una: int, nxt: int, rcv: int, cwnd: in
         (f"cwnd {cwnd:,} ss {ssthresh:,}" if cwnd else "cwnd not set yet", ""),
         (f"flight {flight:,} RTO {rto:g} s", ""),
     ]
-    out = [f'<g class="tcp-ep" transform="translate({x:.0f},{y:.0f})">',
-           f'<rect class="ep-box" x="0" y="0" width="{w:.0f}" height="{EP_LINES * LINE + 10}" rx="6"/>']
+    # The group's origin is the lines' left edge (8 in from the box's): the lines need no x.
+    out = [f'<g class="tcp-ep" transform="translate({x + 8:.0f},{y:.0f})">',
+           f'<rect class="ep-box" x="-8" width="{w:.0f}" height="{EP_LINES * LINE + 10}" rx="6"/>']
     if phase:  # what the lines do not say (a frame's bytes are budgeted)
         srtt_words = f"SRTT {srtt * 1000:.0f} ms" if srtt is not None else "no RTT sample yet"
         out.append(f"<title>{esc(phase)}; {esc(srtt_words)}</title>")
     for i, (ln, cls) in enumerate(lines):
         c = f' class="{cls}"' if cls else ""
-        out.append(f'<text x="8" y="{19 + i * LINE}"{c}>{esc(fit(ln, w - 14, FONT))}</text>')
+        out.append(f'<text y="{19 + i * LINE}"{c}>{esc(fit(ln, w - 14, FONT))}</text>')
     out.append("</g>")
     return "".join(out)
 
@@ -307,7 +308,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     y += layers_height() + GAP
     start = min((s.points[0][0] for s in series if s.points), default=0.0)
     chart, chart_h = render_chart(series, y=y, width=WIDTH, height=CHART_H, t_range=time_window(start, now), now=now,
-                                  markers=marks, caption="cwnd and ssthresh (segments)", integer=False)
+                                  markers=marks, caption="cwnd and ssthresh (segments)", integer=False, colours=False)
     parts.append(chart)
     y += chart_h
     return svg_root(dom_id, WIDTH, y, parts, cls="msg-stage tcp-stage", label=_summary(frame, endpoints, len(segs)))

@@ -45,7 +45,7 @@ from html import escape
 from types import MappingProxyType
 from typing import NamedTuple
 
-from simulations.render.svg import fit, num, text_width, translate
+from simulations.render.svg import fit, num, secs, text_width, translate
 
 #: Wall seconds (at speed 1) per unit of virtual time (ms): 100 ms of virtual time take 1 s.
 TIME_SCALE = 0.01
@@ -215,14 +215,13 @@ def _node_body(nid: str, role_word: str, shape: str, more: tuple[str, ...], crow
     if title:
         head += f"<title>{escape(title)}</title>"
     out = []
-    if shape == "double":
-        out.append(f'<circle class="node-ring" r="{r + 5}" fill="none" stroke-width="2"/>')
+    if shape == "double":  # (its fill and the strokes' widths are the stylesheet's)
+        out.append(f'<circle class="node-ring" r="{r + 5}"/>')
     dash = ' stroke-dasharray="6 4"' if shape in ("dashed", "crashed") else ""
-    width = "3.5" if shape == "double" else "2.5"
-    out.append(f'<circle class="node-body" r="{r}" stroke-width="{width}"{dash}/>')
+    out.append(f'<circle class="node-body" r="{r}"{dash}/>')
     if shape == "crashed":
         k = num(r * 0.62)
-        out.append(f'<path class="node-cross" d="M-{k},-{k}L{k},{k}M{k},-{k}L-{k},{k}" stroke-width="3"/>')
+        out.append(f'<path class="node-cross" d="M-{k},-{k}L{k},{k}M{k},-{k}L-{k},{k}"/>')
     if crown:
         out.append(f'<path class="node-crown" d="{_CROWN}" transform="translate(0,{num(-r - 7)})"/>')
     out.append(f'<text class="node-id" y="6">{escape(nid)}</text>')
@@ -232,7 +231,8 @@ def _node_body(nid: str, role_word: str, shape: str, more: tuple[str, ...], crow
         out.append('<text class="node-label">')
         for i, ln in enumerate(lines):
             cls = ' class="node-role"' if i == 0 and role_word else ""
-            out.append(f'<tspan{cls} x="0" y="{num(by0 + LINE_H * i + 14)}">{escape(_fit(ln))}</tspan>')
+            x = ' x="0"' if i else ""  # the first line starts at the text's own x, 0
+            out.append(f'<tspan{cls}{x} y="{num(by0 + LINE_H * i + 14)}">{escape(_fit(ln))}</tspan>')
         out.append("</text>")
     out.append("</g>")
     return head, "".join(out)
@@ -250,8 +250,8 @@ def _timer_ring(timer: Timer, now: float, time_scale: float) -> str:
     return (
         f'<g class="topo-timer {_class(timer.kind)}">'
         f'<circle class="timer-track" r="{NODE_R + 10}"/>'
-        f'<circle class="timer-ring" r="{NODE_R + 10}" pathLength="100" stroke-dashoffset="{100 * frac:.1f}" '
-        f'style="--d:{dur:.3f}s;--t:{delay:.3f}s"/></g>'
+        f'<circle class="timer-ring" r="{NODE_R + 10}" pathLength="100" stroke-dashoffset="{num(100 * frac)}" '
+        f'style="--d:{secs(dur)};--t:{secs(delay)}"/></g>'
     )
 
 
@@ -283,7 +283,7 @@ def _message_body(label: str, shape: str, drop: bool) -> str:
     left = -w / 2
     return (
         f'<rect class="msg-pill" x="{num(left)}" y="{num(-MSG_H / 2)}" width="{num(w)}" height="{MSG_H}" rx="{MSG_H // 2}"/>'
-        f'{_glyph(shape, left + 13)}<text class="msg-label" x="{num(left + 22)}" y="5.5">{escape(shown)}</text>'
+        f'{_glyph(shape, left + 13)}<text x="{num(left + 22)}" y="5.5">{escape(shown)}</text>'
     )
 
 
@@ -317,7 +317,7 @@ def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_sc
         x0, y0, x1, y1 = message_path(pos[m.src], pos[m.dst], width)
         if m.drop:
             x1, y1 = x0 + (x1 - x0) * DROP_AT, y0 + (y1 - y0) * DROP_AT
-        path = layout.paths[key] = (x0, y0, x1, y1, f"--x0:{x0:.1f};--y0:{y0:.1f};--x1:{x1:.1f};--y1:{y1:.1f}")
+        path = layout.paths[key] = (x0, y0, x1, y1, f"--x0:{num(x0)};--y0:{num(y0)};--x1:{num(x1)};--y1:{num(y1)}")
     x0, y0, x1, y1, where = path
     span = m.deliver_at - m.sent_at
     if span > 0:
@@ -328,8 +328,8 @@ def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_sc
     else:
         frac, dur, delay = 1.0, 0.0, 0.0
     return (
-        f'<g class="{cls}{" across-cut" if across else ""}" transform="translate({x0 + (x1 - x0) * frac:.1f},{y0 + (y1 - y0) * frac:.1f})" '
-        f'style="{where};--d:{dur:.3f}s;--t:{delay:.3f}s">{inside}</g>'
+        f'<g class="{cls}{" across-cut" if across else ""}" transform="translate({num(x0 + (x1 - x0) * frac)},{num(y0 + (y1 - y0) * frac)})" '
+        f'style="{where};--d:{secs(dur)};--t:{secs(delay)}">{inside}</g>'
     )
 
 
@@ -354,12 +354,10 @@ def _network_part(layout: _Layout, given: bool, groups: tuple[tuple[str, ...], .
         cut = frozenset(pair_key(a, b) for a, b in pairs if group_of and group_of.get(a, -1) != group_of.get(b, -1))
     partitioned = bool(cut) or len(groups) > 1
     state = " partitioned" if partitioned else ""
-    out = [f'<g class="topo{state}" transform="{translate(x, y)}" font-size="{FONT}" fill="#0f172a">']
+    where = "" if x == 0 and y == 0 else f' transform="{translate(x, y)}"'
+    out = [f'<g class="topo{state}"{where} font-size="{FONT}">']
     words = caption or network_words(Network(groups, dict(loss)), order)
-    out.append(
-        f'<text class="topo-network{state}" x="8" y="18" font-weight="600" '
-        f'fill="{"#b42318" if partitioned else "#475569"}">{escape(_fit(words, width - 16))}</text>'
-    )
+    out.append(f'<text class="topo-network{state}" x="8" y="18" font-weight="600">{escape(_fit(words, width - 16))}</text>')
     out.append(_links(tuple(layout.pos.items()), pairs, cut, frozenset(k for k, _ in loss), frozenset(down)))
     if partitioned and not given:
         out.append(_cut_rays(layout, group_of))
@@ -393,9 +391,9 @@ def _links(pos_items: tuple, pairs: tuple[tuple[str, str], ...], cut: frozenset,
             continue
         kind = "link down" if (a in down or b in down) else "link lossy" if key in lossy else "link"
         kinds[kind].append(f"M{num(ax)},{num(ay)}L{num(bx)},{num(by)}")
-    out = ['<g class="topo-links" fill="none" stroke="#cbd5e1" stroke-width="2">']
+    out = ['<g class="topo-links" fill="none" stroke-width="2">']
     extra = {"link lossy": ' stroke-dasharray="2 4"', "link down": ' stroke-dasharray="1 6"',
-             "link cut": f' stroke="#b42318" data-links="{" ".join(cut_keys)}"'}
+             "link cut": f' data-links="{" ".join(cut_keys)}"'}
     for kind, ds in kinds.items():
         if ds:
             out.append(f'<path class="{kind}" d="{"".join(ds)}"{extra.get(kind, "")}/>')
@@ -423,7 +421,7 @@ def _cut_rays(layout: _Layout, group_of: Mapping[str, int]) -> str:
     if not d:
         return ""
     path = "".join(d)
-    return f'<path class="topo-cut" d="{path}" fill="none" stroke="#b42318" stroke-width="3" stroke-dasharray="8 5"/>'
+    return f'<path class="topo-cut" d="{path}" fill="none" stroke-width="3" stroke-dasharray="8 5"/>'
 
 
 def network_words(network: Network, ids: Sequence[str]) -> str:

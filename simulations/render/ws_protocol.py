@@ -34,13 +34,14 @@ POSITIONS = {"client": (72.0, 70.0), "server": (WIDTH - 72.0, 70.0)}
 MONO_W = 0.6 * FONT
 MAX_CHARS = int((WIDTH - 16) / MONO_W)
 
-#: Field -> (class, light fill): the byte grid's colours (the stylesheet has dark ones).
+#: Field -> its class: the byte grid's colours are the stylesheet's, light and dark
+#: (simulations.css, "WebSockets stage"; a frame's bytes are budgeted).
 FIELDS = {
-    "head": ("ws-f-head", "#dbeafe"),  # FIN, RSV1-3, opcode
-    "len": ("ws-f-len", "#fef3c7"),  # MASK and the 7-bit length
-    "ext": ("ws-f-ext", "#fde68a"),  # the 16- or 64-bit length
-    "key": ("ws-f-key", "#fce7f3"),  # the masking key
-    "data": ("ws-f-data", "#dcfce7"),  # the payload
+    "head": "ws-f-head",  # FIN, RSV1-3, opcode
+    "len": "ws-f-len",  # MASK and the 7-bit length
+    "ext": "ws-f-ext",  # the 16- or 64-bit length
+    "key": "ws-f-key",  # the masking key
+    "data": "ws-f-data",  # the payload
 }
 
 
@@ -117,11 +118,11 @@ def _wrap(line: str) -> list[str]:
 def _handshake_box(y: float, key: str, accept: str | None, expected: str, req: tuple[str, ...], resp: tuple[str, ...],
                    status: str) -> str:
     out = [f'<g class="ws-box ws-handshake" transform="translate(0,{num(y)})" font-size="{FONT}">',
-           f'<rect class="ws-box-bg" x="0" y="0" width="{WIDTH}" height="{BOX_H}" rx="6" fill="#f8fafc" stroke="#cbd5e1"/>']
+           f'<rect class="ws-box-bg" width="{WIDTH}" height="{BOX_H}" rx="6"/>']
     words = {"sent": "Opening handshake: the request is on its way",
              "answered": "Opening handshake: the server has answered",
              "accepted": "Opening handshake: accepted", "failed": "Opening handshake: FAILED, wrong accept"}[status]
-    red = ' ws-failed" fill="#b42318' if status == "failed" else ""
+    red = " ws-failed" if status == "failed" else ""
     out.append(f'<text class="ws-box-title{red}" x="8" y="18" font-weight="600">{escape(words)}</text>')
     lines: list[tuple[str, str]] = []
     # Once the response is in, the request keeps its start line and key (the rest is above, earlier).
@@ -140,8 +141,7 @@ def _handshake_box(y: float, key: str, accept: str | None, expected: str, req: t
     lines = lines[:room]
     out.append(f'<text class="ws-lines" font-family="{MONO}">')
     for i, (cls, ln) in enumerate(lines):
-        fill = ' fill="#b42318"' if "ws-bad" in cls else ' fill="#1e3a8a"' if cls == "ws-resp" else ""
-        out.append(f'<tspan class="{cls}" x="8" y="{num(40 + 18 * i)}"{fill}>{escape(ln)}</tspan>')
+        out.append(f'<tspan class="{cls}" x="8" y="{num(40 + 18 * i)}">{escape(ln)}</tspan>')
     out.append("</text></g>")
     return "".join(out)
 
@@ -180,7 +180,7 @@ def _byte_box(y: float, hexbytes: str, masked: bool, key: str | None, opcode: in
     plain = bytes(b ^ bytes.fromhex(key)[i % 4] for i, b in enumerate(body[: PER_ROW * ROWS])) if masked and key else body
     src, _, dst = direction.partition("_to_")
     out = [f'<g class="ws-box ws-bytes" transform="translate(0,{num(y)})" font-size="{FONT}">',
-           f'<rect class="ws-box-bg" width="{WIDTH}" height="{BOX_H}" rx="6" fill="#f8fafc" stroke="#cbd5e1"/>']
+           f'<rect class="ws-box-bg" width="{WIDTH}" height="{BOX_H}" rx="6"/>']
     title = f"{src} \u2192 {dst}: {opname} frame, {len(raw)} bytes" + (" (lost)" if status == "lost" else "")
     out.append(f'<text class="ws-box-title" x="8" y="18" font-weight="600">{escape(fit(title, WIDTH - 16))}</text>')
     shown = min(len(raw), PER_ROW * ROWS)
@@ -196,8 +196,7 @@ def _byte_box(y: float, hexbytes: str, masked: bool, key: str | None, opcode: in
             f"M{num(_cell_x(i) + 1.5)},{GRID_TOP + (i // PER_ROW) * CELL_H}h{num(w)}v{CELL_H - 4}h-{num(w)}z")
         i = j + 1
     for f, ds in paths.items():
-        cls, fill = FIELDS[f]
-        out.append(f'<path class="{cls}" d="{"".join(ds)}" fill="{fill}"/>')
+        out.append(f'<path class="{FIELDS[f]}" d="{"".join(ds)}"/>')
     # Hex digits, one <text> per row with each character placed; under payload bytes the unmasked character.
     out.append(f'<g class="ws-grid" font-family="{MONO}" text-anchor="middle">')
     for r in range(0, shown, PER_ROW):
@@ -208,7 +207,7 @@ def _byte_box(y: float, hexbytes: str, masked: bool, key: str | None, opcode: in
         if data:
             chars = "".join(chr(plain[k - head_len]) if is_text and 32 <= plain[k - head_len] < 127 else "\u00b7"
                             for k in data)
-            out.append(f'<text class="ws-plain" fill="#166534" x="{" ".join(_MID_X[k] for k in data)}" '
+            out.append(f'<text class="ws-plain" x="{" ".join(_MID_X[k] for k in data)}" '
                        f'y="{GRID_TOP + (r // PER_ROW) * CELL_H + 36}">{escape(chars)}</text>')
     out.append("</g>")
     more = f" \u2026 +{len(raw) - shown} bytes" if len(raw) > shown else ""
@@ -226,8 +225,8 @@ def _byte_box(y: float, hexbytes: str, masked: bool, key: str | None, opcode: in
     swatch = ("head", ("ext" if n7 > 125 else "key" if key else "len"), "data")
     for k, (ln, f) in enumerate(zip((line1 + more, line2, line3), swatch)):
         ly = LEGEND_Y + LINE * k
-        out.append(f'<rect class="{FIELDS[f][0]}" x="8" y="{ly - 12}" width="14" height="14" fill="{FIELDS[f][1]}" '
-                   f'stroke="#94a3b8"/><text class="ws-legend" x="28" y="{ly}">{escape(fit(ln, WIDTH - 36))}</text>')
+        out.append(f'<rect class="{FIELDS[f]}" x="8" y="{ly - 12}" width="14" height="14"/>'
+                   f'<text class="ws-legend" x="28" y="{ly}">{escape(fit(ln, WIDTH - 36))}</text>')
     out.append("</g>")
     return "".join(out)
 
@@ -235,7 +234,8 @@ def _byte_box(y: float, hexbytes: str, masked: bool, key: str | None, opcode: in
 @lru_cache(maxsize=64)
 def _bytes_chart(series: tuple[Series, ...], y: float, t_range: tuple[float, float]) -> tuple[str, float]:
     return render_chart(series, y=y, width=WIDTH, height=CHART_H, t_range=t_range,
-                        caption="kB on the wire, same traffic (lines keyed below)", integer=False, legend=False)
+                        caption="kB on the wire, same traffic (lines keyed below)", integer=False, legend=False,
+                        colours=False)
 
 
 SHORT_NAMES = {"short polling": "short poll", "long polling": "long poll"}
@@ -259,11 +259,10 @@ def _delay_bars(y: float, rows: tuple[tuple[str, tuple[float, ...]], ...]) -> tu
         out.append(f'<line class="chart-key series-{i}" x1="8" y1="{num(yy + 10)}" x2="32" y2="{num(yy + 10)}" '
                    f'stroke="{COLOURS[i]}" stroke-width="3"{dash}/><text x="38" y="{num(yy + 15)}">{escape(name)}</text>')
         if mean is None:
-            out.append(f'<text x="{num(left)}" y="{num(yy + 15)}" fill="#475569">none yet</text>')
+            out.append(f'<text x="{num(left)}" y="{num(yy + 15)}">none yet</text>')
             continue
         w = max(2.0, (right - left) * mean / top)
-        out.append(f'<rect class="ws-bar series-{i}" x="{num(left)}" y="{num(yy + 3)}" width="{num(w)}" height="14" '
-                   f'fill="{COLOURS[i]}"/><text x="{num(left + w + 6)}" y="{num(yy + 15)}">{mean:,.0f} ms, '
+        out.append(f'<rect class="ws-bar series-{i}" x="{num(left)}" y="{num(yy + 3)}" width="{num(w)}" height="14"/><text x="{num(left + w + 6)}" y="{num(yy + 15)}">{mean:,.0f} ms, '
                    f'{max(vals):,.0f}</text>')
     out.append("</g>")
     return "".join(out), h

@@ -118,6 +118,24 @@ def seconds(css: str) -> float:
     return float(css[:-1])
 
 
+def line_points(el: ET.Element) -> list[tuple[float, float]]:
+    """The vertices of a chart line: its path's absolute start, then relative h, v and l steps."""
+    d = el.get("d") or ""
+    assert re.fullmatch(r"M[-\d.]+,[-\d.]+(?:[hv][-\d.]+|l[-\d.]+,?[-\d.]+)*", d), d
+    pts: list[tuple[float, float]] = []
+    for cmd, a, b in re.findall(r"([Mhvl])(-?[\d]*\.?\d+)(?:,?(-?[\d]*\.?\d+))?", d):
+        x, y = pts[-1] if pts else (0.0, 0.0)
+        if cmd == "M":
+            pts.append((float(a), float(b)))
+        elif cmd == "h":
+            pts.append((x + float(a), y))
+        elif cmd == "v":
+            pts.append((x, y + float(a)))
+        else:
+            pts.append((x + float(a), y + float(b)))
+    return pts
+
+
 def translate_of(el: ET.Element) -> tuple[float, float]:
     m = re.fullmatch(r"translate\(([-\d.]+),([-\d.]+)\)", el.get("transform") or "")
     assert m, el.get("transform")
@@ -328,7 +346,7 @@ def test_chart_lines_map_time_and_value_monotonically_into_the_plot_box():
     assert legend == ["term", "commit index"]
     left, top, right, bottom = plot_box(width, raft.CHART_H, caption=False)
     for line in lines:
-        pts = [tuple(map(float, p.split(","))) for p in line.get("points").split()]
+        pts = line_points(line)
         xs = [p[0] for p in pts]
         ys = [p[1] for p in pts]
         assert xs == sorted(xs), "time runs left to right"
@@ -345,7 +363,7 @@ def test_chart_part_on_its_own():
     svg, h = render_chart(series, width=432, height=160, caption="Congestion window")
     root = parse(f'<svg xmlns="http://www.w3.org/2000/svg">{svg}</svg>')
     line = find_all(root, "chart-line")[0]
-    pts = [tuple(map(float, p.split(","))) for p in line.get("points").split()]
+    pts = line_points(line)
     assert len(pts) == 4
     left, top, right, bottom = plot_box(432, 160)
     assert pts[0][0] == pytest.approx(left) and pts[-1][0] == pytest.approx(right)
