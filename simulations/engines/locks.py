@@ -561,6 +561,7 @@ class LocksEngine(Engine):
     entity_kinds = ENTITY_KINDS
     metrics = METRICS
     time_unit = "ticks"
+    actions_vary_per_frame = True  # Spurious wake-up needs a waiter; a finished thread cannot be slowed
     wall_seconds_per_time_unit = 0.25
     max_steps = 400
     analyses = {"explore": "Explore every interleaving", "throughput": "Counter throughput on 1 to 4 cores"}
@@ -724,6 +725,11 @@ class LocksEngine(Engine):
                 if e.kind == "condvar":
                     return None if e.state["waiters"] else "no waiter"
             return "no condition variable"
+        if action.get("type") == "slow_cs":
+            tid = f"T{action.get('thread')}"
+            for e in frame.entities:
+                if e.kind == "thread" and e.id == tid:
+                    return "finished" if e.state["state"] == "done" else None
         return None
 
     @property

@@ -152,3 +152,22 @@ async def test_an_impossible_action_is_an_error_and_changes_nothing(params, at, 
     assert after.el(f"{P}-permalink").attrs["href"] == before.el(f"{P}-permalink").attrs["href"], "the run is the same"
     assert stage(after) == stage(before)
     await comm.disconnect()
+
+
+async def test_the_buttons_say_when_their_action_is_unavailable():
+    """The panel marks Spurious wake-up while nobody waits, and a finished thread's Slow button."""
+    async def buttons(params, at):
+        run = encode_run(LocksEngine, parse_run(LocksEngine, params, 1))
+        comm = WebsocketCommunicator(APP, f"/ws/simulations/locks/?panel={P}&run={run}&step={at}")
+        comm.scope["client"] = ("10.7.1.3", 1)
+        assert (await comm.connect())[0]
+        msg = await receive(comm)
+        await comm.disconnect()
+        return {b.text: b.attrs.get("aria-disabled") for b in msg.el(f"{P}-actions").find_all("button")}
+
+    assert (await buttons(CONDVAR, 0))["Spurious wake-up (no waiter)"] == "true"
+    waiting = first_step(CONDVAR, 1, lambda f: bool(cv_waiters(f)))
+    assert (await buttons(CONDVAR, waiting))["Spurious wake-up"] is None
+    params = {**MUTEX, "iterations": 1, "cores": 3}
+    marks = await buttons(params, first_step(params, 1, finished_t1))
+    assert marks["Slow T1 (finished)"] == "true" and marks["Slow T2"] is None
