@@ -1,10 +1,10 @@
 """A learner breaks a WebSocket's path in a real browser (issue 10).
 
-The WebSockets engine models one TCP connection underneath its frames but not TCP's own
-segments, so it has no single packet to drop and retransmit (the TCP/IP topic's test does
-that). What it models is loss that TCP cannot repair: a link cut silently, as when a NAT
-or proxy on the way forgets the connection. While the chat plays, the panel's Cut button
-cuts it; the stage draws the frames after it lost, the server's heartbeat Ping goes
+Two kinds of loss, as the engine models them. A lost TCP segment: the panel's "Drop client"
+loses the segment carrying the client's next frame; the stage draws it lost, then TCP's
+retransmission of the same frame one RTO later, and the frames sent behind it waiting in
+the server's TCP (head-of-line blocking) until it arrives. A link cut silently, loss TCP
+cannot repair: the panel's Cut loses every frame after it, the server's heartbeat Ping goes
 unanswered, and the server declares the peer dead (close 1006) while the client still
 thinks it is OPEN (RFC 6455 §5.5.2, §7.1.5, §7.1.7)."""
 
@@ -42,6 +42,43 @@ def metric(page, name: str) -> str:
 def node(page, peer: str):
     """A peer on the stage: its name in the circle, its readyState under it, then its last event."""
     return page.locator(P + "-stage .topo-node", has=page.locator("text.node-id", has_text=re.compile(f"^{peer}$")))
+
+
+def wait_for_frame(page, cls: str, title_has: str) -> str:
+    """Wait (every animation frame: frames come and go) for a frame drawn with class `cls`
+    whose title contains `title_has`; its title."""
+    return page.wait_for_function(
+        """([sel, cls, has]) => {
+            for (const m of document.querySelectorAll(sel + ' .topo-msg' + cls)) {
+                const t = m.querySelector('title');
+                if (t && t.textContent.includes(has)) return t.textContent;
+            }
+            return null;
+        }""",
+        arg=[P + "-stage", cls, title_has], polling="raf", timeout=WAIT,
+    ).json_value()
+
+
+def test_dropping_a_frame_while_playing_draws_tcp_s_retransmission(page, live_daphne):
+    page.goto(live_daphne.url + TOPIC + "?preset=bidirectional")
+    expect(page.locator(P + "-status")).to_have_text("Live", timeout=WAIT)
+    page.locator(P + "-speed").select_option("2")
+    page.locator(P + "-play-button").click()
+    expect(node(page, "client").locator("tspan.node-role")).to_have_text("OPEN", timeout=WAIT)
+    page.get_by_role("button", name="Drop client", exact=True).click()
+    expect(page.locator(P + "-log")).to_contain_text("next segment from the client: lost", timeout=WAIT)
+    lost = wait_for_frame(page, ".dropping", "its TCP segment lost")
+    assert lost.endswith("; lost") and "client message 1" in lost, lost
+    resent = wait_for_frame(page, "", "resent by TCP")
+    assert "client message 1" in resent and "; lost" not in resent, resent
+    assert lost.split(":")[0] == resent.split(":")[0]  # the same bytes: "N bytes, masked"
+    expect(page.locator(P + "-log")).to_contain_text("client's TCP resends the lost segment", timeout=WAIT)
+    assert page.locator(P + "-play-button").text_content().strip() == "Pause", "it kept playing"
+    # The frames behind it were held, then delivered in order: the server reads "Hi!" first.
+    expect(page.locator(P + "-log")).to_contain_text("server onmessage: Anyone here?", timeout=WAIT)
+    log = page.locator(P + "-log").text_content()
+    assert log.index("server onmessage: Hi!") < log.index("server onmessage: Anyone here?")
+    assert page.console_errors == []
 
 
 def test_cutting_the_link_while_playing_lets_the_heartbeat_find_the_dead_peer(page, live_daphne):

@@ -355,3 +355,93 @@ def test_every_preset_names_a_seed_item_or_is_an_extra():
     assert len(features) == 4 and len(uses) == 4
     assert {p.feature for p in E.presets if p.feature} == features
     assert {p.use_case for p in E.presets if p.use_case} == uses
+
+
+# --------------------------------------------------------------------------- TCP underneath: a lost segment
+
+
+def _texts_received(frames, side):
+    """The texts `side`'s onmessage handler ran with, in order."""
+    out = []
+    for f in frames:
+        for hit in re.finditer(rf"The {side}'s onmessage handler runs with \"([^\"]*)\"", f.narration):
+            out.append(hit.group(1))
+    return out
+
+
+def test_a_lost_segment_is_resent_by_tcp_after_its_rto_and_the_frames_behind_it_wait():
+    """RFC 6298 (2.1)/(2.4): with no RTT sample below it, TCP's RTO is 1 s; (5.4): on expiry it
+    resends the same segment. TCP hands bytes to the application in order, so the frames sent
+    after the lost one wait in the receiver's TCP (head-of-line blocking), then all arrive in
+    the order sent (RFC 6455 §1.2 builds on TCP's ordered, reliable delivery)."""
+    e, frames = play({}, ((2, {"type": "drop", "side": "client"}),))
+    seen = frames_of(frames)
+    lost = [s for s in seen if s["status"] == "lost"]
+    resent = [s for s in seen if "resent by TCP" in s["note"]]
+    assert len(lost) == 1 and len(resent) == 1
+    assert resent[0]["bytes"] == lost[0]["bytes"]  # the same bytes, mask and all
+    assert resent[0]["sent_at"] == lost[0]["sent_at"] + 1000.0
+    assert any(s["status"] == "held" for f in frames for s in (en.state for en in f.entities if en.kind == "frame"))
+    assert _texts_received(frames, "server") == ["Hello", "How are you?"]  # in order, none lost
+    said = " ".join(f.narration for f in frames)
+    assert "head-of-line blocking" in said and "TCP now hands the 2 frames it held behind it" in said
+    assert frames[-1].metrics["close_code"] == "1000"  # the WebSocket never knew
+    # Its delay is the RTO plus the latency.
+    arrival = next(f for f in frames if "TCP's retransmission arrives" in f.narration)
+    assert "1040 ms after it was sent" in arrival.narration
+
+
+def test_a_lost_server_frame_delays_the_client_s_onmessage_and_the_delay_metric():
+    e, frames = play({}, ((2, {"type": "drop", "side": "server"}),))
+    assert _texts_received(frames, "client") == ["Hi there!", "Fine, thanks."]
+    first = next(f for f in frames if "onmessage handler runs with \"Hi there!\"" in f.narration)
+    # Both arrive in that step: "Hi there!" 1,040 ms after it was sent, and "Fine, thanks."
+    # (sent at 680 ms, held behind it) 740 ms after.
+    assert "1040 ms after it was sent" in first.narration and "740 ms after it was sent" in first.narration
+    assert first.metrics["websocket_delay_ms"] == (1040 + 740) / 2
+
+
+@pytest.mark.parametrize(
+    ("setup", "action", "says"),
+    [
+        (((2, {"type": "cut"}),), {"type": "drop", "side": "client"}, "the link is cut"),
+        (((2, {"type": "drop", "side": "client"}),), {"type": "drop", "side": "client"}, "already going to be lost"),
+    ],
+)
+def test_an_impossible_drop_is_refused_changing_nothing(setup, action, says):
+    e, frames = play({}, setup, limit=4)
+    before = (dict(e.drop_armed), dict(e.resend), e.pending[:])
+    with pytest.raises(ValueError, match=says):
+        e.apply(E.parse_action(action))
+    assert (dict(e.drop_armed), dict(e.resend), e.pending[:]) == before
+
+
+def test_a_drop_while_the_segment_is_being_resent_is_refused():
+    e, frames = play({}, ((2, {"type": "drop", "side": "client"}),), limit=8)
+    assert "client" in e.resend
+    with pytest.raises(ValueError, match="already lost and waiting for TCP to resend it"):
+        e.apply(E.parse_action({"type": "drop", "side": "client"}))
+    e2, _ = play({"messages": ["Hi"]})
+    with pytest.raises(ValueError, match="CLOSED"):
+        e2.apply(E.parse_action({"type": "drop", "side": "client"}))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 25), st.sampled_from(["client", "server"]), st.integers(0, 99))
+def test_any_dropped_segment_still_delivers_every_message_once_in_order(at, side, seed):
+    """Whenever a segment is lost (and the link stays up), each side's onmessage runs with the
+    other's messages exactly once and in the order sent."""
+    params = {"messages": ["a1", "server: b1", "a2", "server: b2", "a3", "server: b3"], "interval_ms": 200,
+              "ping_interval_ms": 300, "pong_timeout_ms": 2000}
+    e, frames = play(params, seed=seed, limit=at)
+    try:
+        e.apply(E.parse_action({"type": "drop", "side": side}))
+    except ValueError:
+        return  # that side is closed already
+    while not e.done:
+        frames.append(e.step())
+    if not any("resent by TCP" in s["note"] for s in frames_of(frames)):
+        return  # the side sent nothing after the drop
+    assert _texts_received(frames, "server") == ["a1", "a2", "a3"]
+    assert _texts_received(frames, "client") == ["b1", "b2", "b3"]
+    assert frames[-1].metrics["client_state"] == frames[-1].metrics["server_state"] == "CLOSED"

@@ -96,6 +96,10 @@ def metric(msg, name: str) -> str:
         ({"type": "fault", "kind": "binary"}, "binary message", "the server takes text messages only"),
         ({"type": "fault", "kind": "too_big"}, "4097-byte message", "over the server's 4096-byte limit"),
         ({"type": "fault", "kind": "policy"}, "policy forbids", "<script> in it"),
+        ({"type": "drop", "side": "client"}, "next segment from the client: lost",
+         "The network will lose the TCP segment that carries the next frame the client sends"),
+        ({"type": "drop", "side": "server"}, "next segment from the server: lost",
+         "The network will lose the TCP segment that carries the next frame the server sends"),
     ],
 )
 async def test_an_action_is_logged_and_narrated_in_the_next_frame(fields, logged, narrated):
@@ -134,6 +138,18 @@ async def test_a_cut_link_loses_the_frames_and_the_heartbeat_finds_the_dead_peer
     assert "does not arrive: the link is cut" in said
     assert "No Pong came back within 150 ms, so the server declares the client dead" in said
     assert metric(seen[-1], "Server state") == "CLOSED" and metric(seen[-1], "Client state") == "OPEN"
+    await comm.disconnect()
+
+
+async def test_a_dropped_segment_is_resent_by_tcp_and_the_frames_behind_it_wait():
+    comm = await socket_at()
+    await act(comm, type="drop", side="client")
+    seen = await steps_until(comm, lambda m: "TCP's retransmission arrives" in narration(m))
+    said = " ".join(narration(m) for m in seen)
+    assert "The TCP segment carrying the text frame from the client is lost on the way" in said
+    assert "reaches the server's TCP, which holds it" in said and "head-of-line blocking" in said
+    assert "TCP sends the same 11 bytes again" in said
+    assert 'The server\'s onmessage handler runs with "Hello"' in narration(seen[-1])
     await comm.disconnect()
 
 
@@ -188,6 +204,9 @@ async def test_an_impossible_action_is_an_error_and_changes_nothing(at, fields, 
     ("at", "first", "again", "says"),
     [
         (OPEN_STEP, {"type": "cut"}, {"type": "cut"}, "the link is already cut"),
+        (OPEN_STEP, {"type": "cut"}, {"type": "drop", "side": "client"}, "the link is cut: every segment is lost already"),
+        (OPEN_STEP, {"type": "drop", "side": "server"}, {"type": "drop", "side": "server"},
+         "the next segment from the server is already going to be lost"),
         (0, {"type": "wrong_accept"}, {"type": "wrong_accept"}, "the server already answers with a wrong accept"),
         (OPEN_STEP, {"type": "close", "side": "client", "code": 1000}, {"type": "send", "side": "client", "text": "late"},
          "the client's connection is CLOSING, not OPEN"),

@@ -26,7 +26,12 @@ Rules followed, by section of RFC 6455 (the codec in `codec.py` holds the wire f
   answers with a Close echoing it; once both are sent and received the server closes the
   TCP connection first, and the client on seeing it. A sender sends no data after Close.
 * Underneath, one TCP connection: frames in one direction arrive in the order sent (the
-  link's latency is fixed per run, so the kernel delivers them in order).
+  link's latency is fixed per run, so the kernel delivers them in order). The learner can
+  lose the TCP segment carrying a frame: TCP resends it when its retransmission timer
+  expires (RFC 6298 §2.4's 1 s minimum RTO; the RTT here is far below it), and the frames
+  sent after it reach the receiver's TCP but wait there, since TCP hands bytes to the
+  application only in order (head-of-line blocking). The WebSocket never sees the loss,
+  only the delay. Each frame is taken to travel in its own segment.
 
 The polling comparison (`polling.py`) takes the same messages at the same times and
 counts every HTTP head and body; the WebSocket's bytes are the frames the engine really
@@ -50,6 +55,7 @@ from simulations.engines.ws_protocol import codec, polling
 CLIENT, SERVER = "client", "server"
 OTHER = {CLIENT: SERVER, SERVER: CLIENT}
 FRAGMENT_GAP_MS = 10.0
+TCP_RTO_MS = 1000.0  # RFC 6298 (2.1)/(2.4): 1 s, the minimum, as the path's RTT is far below it
 POINTS = 12  # points per chart series
 CLOSE_REASONS = {1000: "done", 1001: "going away", 1002: "protocol error", 1003: "text only", 1007: "bad UTF-8",
                  1008: "policy", 1009: "too big", 1011: "server error"}
@@ -158,7 +164,15 @@ class WrongAccept(Action):
     type: Literal["wrong_accept"] = "wrong_accept"
 
 
-WsAction = Annotated[Union[Cut, Close, Send, Fault, WrongAccept], Field(discriminator="type")]
+class Drop(Action):
+    """Lose the TCP segment that carries the next frame `side` sends: TCP sends it again when
+    its retransmission timer expires, and the frames behind it wait (head-of-line blocking)."""
+
+    type: Literal["drop"] = "drop"
+    side: Literal["client", "server"] = Field("client", title="Sent by")
+
+
+WsAction = Annotated[Union[Cut, Close, Send, Fault, WrongAccept, Drop], Field(discriminator="type")]
 
 
 # --------------------------------------------------------------------------- entity kinds
@@ -201,7 +215,7 @@ class FrameState(TypedDict):
     header_length: int
     sent_at: float
     deliver_at: float
-    status: str  # "in_flight" | "arrived" | "lost"
+    status: str  # "in_flight" | "arrived" | "lost" | "held" (in the receiver's TCP, behind a lost segment)
     note: str  # what it is: "message 2 of 3", "heartbeat"...
     current: bool  # the frame the latest step sent or received (the stage draws its bytes)
 
@@ -382,6 +396,12 @@ class WebSocketsEngine(Engine):
         #: side -> the fragments still to send: (i, n, payload hex, note, created, is text)
         self.fragments: dict[str, list[tuple[int, int, str, str, float, bool]]] = {CLIENT: [], SERVER: []}
         self.frag_until = {CLIENT: 0.0, SERVER: 0.0}
+        #: TCP under the frames: a drop armed for the next frame a side sends; per side, the
+        #: segment lost and being resent ({"lost": kernel id, "resent": kernel id or None,
+        #: "raw", "state", "at"}); the messages that reached the other side's TCP behind it.
+        self.drop_armed = {CLIENT: False, SERVER: False}
+        self.resend: dict[str, dict[str, Any]] = {}
+        self.held: dict[str, list[Any]] = {CLIENT: [], SERVER: []}
         self._compare()
         self._grid_step = max((2.0 * p.latency_ms + self.end + 200.0) / (POINTS - 1), 1.0)
         self._c_series: dict[str, Any] = {}
@@ -424,6 +444,10 @@ class WebSocketsEngine(Engine):
                     created: float | None = None, force_unmasked: bool = False, text: bool | None = None) -> dict[str, Any]:
         key = None if (src == SERVER or force_unmasked) else self._mask_key()
         raw = codec.encode(opcode, payload, fin=fin, masking_key=key)
+        dropped = self.drop_armed[src] and not self.cut
+        if dropped:
+            self.drop_armed[src] = False
+            self.net.armed[(src, OTHER[src])] = [("drop", 0.0)]
         msg = self.net.send(self.sched, self.rng, src, OTHER[src], "frame", {"raw": raw.hex()})
         if text is None:
             text = opcode == codec.TEXT
@@ -437,9 +461,14 @@ class WebSocketsEngine(Engine):
               "masking_key": key.hex() if key is not None else None, "payload_length": len(payload),
               "payload": shown, "payload_is_text": bool(text), "close_code": close_code, "bytes": raw.hex(),
               "header_length": len(raw) - len(payload), "sent_at": msg.sent_at, "deliver_at": msg.deliver_at,
-              "status": "lost" if self.cut else "in_flight", "note": note,
+              "status": "lost" if (self.cut or dropped) else "in_flight", "note": note,
               "_created": self.sched.now if created is None else created}
         self.frames[msg.id] = st
+        if dropped:
+            at = round(msg.sent_at + TCP_RTO_MS, 3)
+            self.resend[src] = {"lost": msg.id, "resent": None, "raw": raw.hex(), "state": dict(st), "at": at}
+            st["note"] = (note + ", " if note else "") + "its TCP segment lost"
+            self.sched.schedule(at, "resend", src)
         self.last_frame = st
         self.peers[src]["sent_frames"] += 1
         self.frames_sent += 1
@@ -505,6 +534,8 @@ class WebSocketsEngine(Engine):
             narration = self._next_fragment(str(occ.ref), events)
         elif occ.kind == "close":
             narration = self._start_close(str(occ.ref), self.params.close_code, events)  # type: ignore[attr-defined]
+        elif occ.kind == "resend":
+            narration = self._resend(str(occ.ref), events)
         elif occ.timer is not None and occ.timer.kind == "ping":
             narration = self._ping(events)
         else:
@@ -617,8 +648,61 @@ class WebSocketsEngine(Engine):
             if self.heartbeat != "dead":
                 self.heartbeat = "off"
 
+    def _resend(self, src: str, events: list[Event]) -> str:
+        """The sender's retransmission timer expires: TCP sends the lost segment again, the
+        same bytes (RFC 6298 (5.4)); the WebSocket layer does nothing."""
+        r = self.resend[src]
+        st = dict(r["state"])
+        msg = self.net.send(self.sched, self.rng, src, OTHER[src], "frame", {"raw": r["raw"]})
+        r["resent"] = msg.id
+        st.update(sent_at=msg.sent_at, deliver_at=msg.deliver_at, status="lost" if self.cut else "in_flight",
+                  note=(st["note"] + ", " if st["note"] else "") + "resent by TCP")
+        self.frames[msg.id] = st
+        self.last_frame = st
+        self._count(len(r["raw"]) // 2)
+        events.append(Event("resend", f"{src}'s TCP resends the lost segment ({st['opcode_name']} frame)", src, "warn"))
+        if self.cut:
+            return (f"The {src}'s TCP retransmission timer expires ({TCP_RTO_MS:.0f} ms, RFC 6298): it sends the lost "
+                    f"segment again, but the link is cut, so this copy is lost too.")
+        return (f"The {src}'s TCP retransmission timer expires {TCP_RTO_MS:.0f} ms after it sent the segment (RFC 6298's "
+                f"minimum RTO), with no ACK for it: TCP sends the same {len(r['raw']) // 2} bytes again "
+                f"({st['opcode_name']} frame). The WebSocket layer on either side knows nothing of this.")
+
     def _deliver(self, msg_id: int, events: list[Event]) -> str:
         msg, outcome = self.net.receive(msg_id)
+        r = self.resend.get(msg.src)
+        if r is not None:
+            if msg.id == r["lost"]:
+                st = self.frames.pop(msg.id)
+                st["status"] = "lost"
+                self.last_frame = st
+                events.append(Event("lost", f"TCP segment with the {st['opcode_name']} frame lost", msg.src, "warn"))
+                return (f"The TCP segment carrying the {st['opcode_name']} frame from the {msg.src} is lost on the way: "
+                        f"the {msg.dst}'s TCP never gets it, and its WebSocket sees nothing. The {msg.src}'s TCP will "
+                        f"send it again when its retransmission timer expires, at {r['at']:,.0f} ms.")
+            if msg.id == r["resent"] and outcome == "delivered":
+                del self.resend[msg.src]
+                text = self._arrive(msg, outcome, events)
+                held, self.held[msg.src] = self.held[msg.src], []
+                if not held:
+                    return "TCP's retransmission arrives. " + text
+                more = [self._arrive(m, o, events) for m, o in held]
+                return (f"TCP's retransmission arrives. {text} TCP now hands the {len(held)} "
+                        f"{'frame' if len(held) == 1 else 'frames'} it held behind it to the WebSocket, in order: "
+                        + " ".join(more))
+            if msg.id > r["lost"] and outcome == "delivered":
+                self.held[msg.src].append((msg, outcome))
+                what = "the TCP connection's FIN" if msg.type != "frame" else f"a {self.frames[msg.id]['opcode_name']} frame"
+                if msg.type == "frame":
+                    self.frames[msg.id]["status"] = "held"
+                    self.last_frame = self.frames[msg.id]
+                return (f"{what[0].upper()}{what[1:]} from the {msg.src} reaches the {msg.dst}'s TCP, which holds it: "
+                        f"the segment before it is missing, and TCP hands bytes to the application only in order "
+                        f"(head-of-line blocking).")
+        return self._arrive(msg, outcome, events)
+
+    def _arrive(self, msg: Any, outcome: str, events: list[Event]) -> str:
+        """A message off the wire, in order, reaches the receiving side."""
         if msg.type != "frame":
             return self._deliver_http(msg, outcome, events)
         st = self.frames.pop(msg.id)
@@ -792,6 +876,20 @@ class WebSocketsEngine(Engine):
             self.wrong = True
             return self._pend("The server will answer with a wrong Sec-WebSocket-Accept.",
                               Event("wrong_accept", "server will send a wrong accept", SERVER, "warn"))
+        if kind == "drop":
+            side = action.side
+            if self.cut:
+                raise ValueError("the link is cut: every segment is lost already")
+            if self.peers[side]["ready_state"] == "CLOSED":
+                raise ValueError(f"the {side}'s connection is CLOSED: it sends nothing more")
+            if self.drop_armed[side]:
+                raise ValueError(f"the next segment from the {side} is already going to be lost")
+            if side in self.resend:
+                raise ValueError(f"a segment from the {side} is already lost and waiting for TCP to resend it")
+            self.drop_armed[side] = True
+            return self._pend(f"The network will lose the TCP segment that carries the next frame the {side} sends; "
+                              "TCP will send it again when its retransmission timer expires.",
+                              Event("drop", f"next segment from the {side}: lost", side, "warn"))
         side = getattr(action, "side", CLIENT)
         peer = self.peers[side]
         if peer["ready_state"] != "OPEN":
