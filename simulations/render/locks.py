@@ -275,11 +275,17 @@ def _core_lane(index: int, segments: Sequence[Sequence[Any]]) -> Lane:
     """A core's lane. Between two frames only its last segment usually changes (it grew), so
     the bars of the ones before are cached."""
     if not segments:
-        return Lane(f"core {index}", (), "idle")
+        return Lane(_lane_label(index), (), "idle")
     if type(segments) is not tuple:
         segments = tuple(map(tuple, segments))
     tid, a, b, kind = segments[-1]
-    return Lane(f"core {index}", _seg_bars(segments[:-1]) + ((_seg_bar(tid, a, b, kind),) if b > a else ()), "idle")
+    bars = _seg_bars(segments[:-1])
+    return Lane(_lane_label(index), bars + (_seg_bar(tid, a, b, kind),) if b > a else bars, "idle")
+
+
+@lru_cache(maxsize=16)
+def _lane_label(index: int) -> str:
+    return f"core {index}"
 
 
 def _window(now: float) -> tuple[float, float]:

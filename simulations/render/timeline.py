@@ -18,11 +18,12 @@ by `defs(prefix)` (call it once in the stage's <svg>; pass the same prefix as `p
 Two ways to draw the bars. By default each bar is its own <g class="tl-bar tl-KIND"> with a
 <title> (Threads & Processes). With `merged=True`, a lane's bars of one kind and colour are
 one <path> in one <g class="tl-bar tl-KIND">, without titles, and their labels sit on chips
-(a rounded rect of class "tl-chip" behind the text, so a label reads on any bar colour
-whatever a stylesheet does to text): fewer bytes for a stage with many short bars (Locks).
-Merged lanes are drawn on the absolute time axis, shifted into place, so a bar's path is the
-same string on every frame that shows it. `legend` puts a swatch of each kind named beside
-the caption.
+(white rects, one path of class "tl-chip", behind the text, so a label reads on any bar
+colour whatever a stylesheet does to text): fewer bytes for a stage with many short bars
+(Locks). Merged lanes are drawn on the absolute time axis, shifted into place, so a bar's
+path is the same string on every frame that shows it, and a lane's grouping is cached bar by
+bar (a lane grows at its end: each frame adds to the frame before's). `legend` puts a swatch
+of each kind named beside the caption.
 """
 
 from __future__ import annotations
@@ -179,8 +180,10 @@ def render_timeline(
     return "".join(out), timeline_height(len(lanes), bool(caption))
 
 
+@lru_cache(maxsize=8192)
 def _n(v: float) -> str:
-    """svg.num, faster (a coordinate on the hot path): one decimal at most, no ".0", no "-0"."""
+    """svg.num for the hot path, cached (a timeline's coordinates repeat: whole ticks times a
+    scale): one decimal at most, no ".0", no "-0"."""
     s = "%.1f" % v
     if s[-1] == "0":
         s = s[:-2]
@@ -245,43 +248,28 @@ def _parts(b: Bar, t0: float, t1: float, sx: float, font: float) -> tuple[str, s
 def _merged(bars: tuple[Bar, ...], t0: float, t1: float, sx: float, x0: float, y: float, font: float,
             patterns: str) -> str:
     """A lane's bars shifted into place: a <g class="tl-bar tl-KIND"> per kind holding a path
-    per colour, then the labels that fit, on chips. From one frame to the
-    next a lane usually differs only in its last bar (it grew), so the markup of the bars
-    before it is cached with marks where the last bar's path data and chip go."""
+    per colour, then the labels that fit, on chips. From one frame to the next a lane usually
+    differs only in its last bar (it grew), so the bars before it are grouped once (cached)
+    and the last one added here."""
     first = 0
     while first < len(bars) and bars[first].end <= t0:  # gone from view: not part of the key
         first += 1
     if first == len(bars):
         return ""
+    groups, chips, texts = _groups(bars[first:-1], t0, t1, sx, font)
     last = _parts(bars[-1], t0, t1, sx, font)
-    if last is None:
-        return _template(bars[first:], "", "", False, t0, t1, sx, x0, y, font, patterns)
-    kind, colour, d, chip, text = last
-    out = _template(bars[first:-1], kind, colour, bool(chip), t0, t1, sx, x0, y, font, patterns).replace("\1", d)
-    return out.replace("\2", chip).replace("\3", text) if chip else out
-
-
-@lru_cache(maxsize=1024)
-def _template(bars: tuple[Bar, ...], kind: str, colour: str, chip: bool, t0: float, t1: float, sx: float,
-              x0: float, y: float, font: float, patterns: str) -> str:
-    """_merged's markup for `bars` and one more bar of this kind and colour (none if kind is
-    ""), whose path data goes where \\1 is and, if it has a chip, its chip's path data and
-    text where \\2 and \\3 are."""
-    groups, chips, texts = _groups(bars, t0, t1, sx, font)
-    if kind:
+    if last is not None:
+        kind, colour, d, chip, text = last
         groups = dict(groups)
-        groups[(kind, colour)] = groups.get((kind, colour), "") + "\1"
+        groups[(kind, colour)] = groups.get((kind, colour), "") + d
         if chip:
-            chips += "\2"
-            texts += "\3"
+            chips += chip
+            texts += text
     if not groups:
         return ""
     out = [f'<g class="tl-lanebars" transform="translate({_n(x0)},{_n(y)})">']
-    order: dict[str, int] = {}
-    for k, _ in groups:
-        order.setdefault(k, len(order))
     kind_now = None
-    for (k, c), d in sorted(groups.items(), key=lambda item: order[item[0][0]]):
+    for (k, c), d in sorted(groups.items(), key=_by_kind) if len(groups) > 1 else groups.items():
         if k != kind_now:
             if kind_now is not None:
                 out.append("</g>")
@@ -294,6 +282,11 @@ def _template(bars: tuple[Bar, ...], kind: str, colour: str, chip: bool, t0: flo
                    f'<g class="tl-chiptext" text-anchor="middle" font-weight="600" fill="#0f172a">{texts}</g>')
     out.append("</g>")
     return "".join(out)
+
+
+def _by_kind(item: tuple[tuple[str, str], str]) -> str:
+    """Groups sorted so that one kind's colours are together (the sort is stable)."""
+    return item[0][0]
 
 
 @lru_cache(maxsize=2048)

@@ -97,9 +97,9 @@ def test_a_merged_lane_is_the_same_however_its_caches_were_filled(bars, t0):
         t += length
     lane = tuple(lane)
     kw = dict(t_range=(t0, t0 + 24), now=min(t, t0 + 24), patterns="p", merged=True)
-    timeline._template.cache_clear(), timeline._groups.cache_clear(), timeline._parts.cache_clear()
+    timeline._groups.cache_clear(), timeline._parts.cache_clear()
     fresh, _ = render_timeline([Lane("core 1", lane)], **kw)
-    timeline._template.cache_clear(), timeline._groups.cache_clear(), timeline._parts.cache_clear()
+    timeline._groups.cache_clear(), timeline._parts.cache_clear()
     for k in range(1, len(lane) + 1):  # frame by frame, as a run grows its lane
         grown, _ = render_timeline([Lane("core 1", lane[:k])], **kw)
     assert grown == fresh
