@@ -71,6 +71,21 @@ def _code_rows(code: tuple[str, ...]) -> tuple[tuple[float, str, str], ...]:
     return tuple(rows)
 
 
+@lru_cache(maxsize=1024)
+def _code_text(code: tuple[str, ...], current: int | None, top: float) -> str:
+    """A thread's code lines, the current one marked: the same for every frame that stands
+    on that line, so it is built once (most of a column's cost otherwise)."""
+    out = []
+    for i, (indent, body, comment) in enumerate(_code_rows(code)):
+        cls = "code-line current" if i == current else "code-line"
+        tail = f'<tspan class="comment" fill="#64748b"> {comment}</tspan>' if comment else ""
+        out.append(
+            f'<text class="{cls}" x="{CODE_X + indent:.1f}" y="{top + i * LINE_H + 12:.0f}" fill="#0f172a">'
+            f"{body}{tail}</text>"
+        )
+    return "".join(out)
+
+
 def _lock_icon(x: float, y: float, fill: str) -> str:
     # A padlock: shackle arc over a body.
     return (
@@ -121,13 +136,7 @@ def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set
             f'<rect class="line-race" x="3" y="{top + k * LINE_H - 1:.0f}" width="{COL_W - 6}" height="{LINE_H + 2}" '
             f'rx="3" fill="none" stroke="{RACE_RED}" stroke-width="2"/>'
         )
-    for i, (indent, body, comment) in enumerate(_code_rows(st["code"])):
-        cls = "code-line current" if i == current else "code-line"
-        tail = f'<tspan class="comment" fill="#64748b"> {comment}</tspan>' if comment else ""
-        out.append(
-            f'<text class="{cls}" x="{CODE_X + indent:.1f}" y="{top + i * LINE_H + 12:.0f}" fill="#0f172a">'
-            f"{body}{tail}</text>"
-        )
+    out.append(_code_text(st["code"], current, top))
     out.append("</g>")
     regs_y = height - CLOCK_H - REG_H + 14
     # No-break spaces (as a character reference, so the message stays ASCII and cheap to
