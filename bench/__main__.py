@@ -22,7 +22,7 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learning_platform.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
 
 from bench import engines  # noqa: E402
-from tests.hostile.clients import percentile, rss_kib  # noqa: E402
+from tests.hostile.clients import cpu_seconds, percentile, rss_kib  # noqa: E402
 from tests.loopback import free_port, wait_for_port  # noqa: E402
 
 SLUG = "race-conditions"
@@ -72,7 +72,7 @@ def run_load(url: str, viewers: int, expected: int, start: str, server_pid: int)
 
 def capacity(port: int, server_pid: int) -> str:
     """The capacity row: CAPACITY_VIEWERS viewers, each on its own run at 10 frames a second."""
-    before = rss_kib(server_pid)
+    before, cpu_before = rss_kib(server_pid), cpu_seconds(server_pid)
     share = CAPACITY_VIEWERS // CAPACITY_PROCESSES
     clients = [subprocess.Popen([sys.executable, "-m", "bench.capacity", str(port), str(share), str(i * share),
                                  str(CAPACITY_SECONDS)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -83,21 +83,35 @@ def capacity(port: int, server_pid: int) -> str:
         for client in clients:
             client.stdin.write("go\n")
             client.stdin.flush()
-        peak = before
-        while any(client.poll() is None for client in clients):
-            peak = max(peak, rss_kib(server_pid))
-            time.sleep(0.5)
-        results = [json.loads(client.stdout.read().strip().splitlines()[-1]) for client in clients]
+        # Each client's result (every frame's lag) is larger than a pipe holds: read it as
+        # it comes (communicate), sampling the server's memory meanwhile.
+        peaks, done = [before], threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.5):
+                peaks.append(rss_kib(server_pid))
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            outputs = [client.communicate(timeout=CAPACITY_SECONDS + 120)[0] for client in clients]
+        finally:
+            done.set()
+            sampler.join()
+        peak = max(peaks)
+        results = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
     finally:
         for client in clients:
             if client.poll() is None:
                 client.kill()
+    cpu = cpu_seconds(server_pid) - cpu_before
     frames = sum(r["frames"] for r in results)
     seconds = max(r["seconds"] for r in results)
     lags = [lag for r in results for lag in r["lags_ms"]]
     return (f"capacity viewers={CAPACITY_VIEWERS} own runs at 10 frames/s: delivered={frames / seconds:.0f}/s "
             f"(due {CAPACITY_VIEWERS * 10}/s) lag p50={percentile(lags, 50):.0f}ms p99={percentile(lags, 99):.0f}ms "
-            f"memory={(peak - before) / CAPACITY_VIEWERS:.0f}KiB/viewer")
+            f"memory={(peak - before) / CAPACITY_VIEWERS:.0f}KiB/viewer server_cpu={cpu / seconds:.0%} "
+            f"({cpu / max(frames, 1) * 1e6:.0f}us per frame delivered)")
 
 
 def main() -> None:
