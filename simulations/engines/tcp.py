@@ -195,6 +195,11 @@ class TcpParams(Params):
 
 
 Side = Literal["client", "server"]
+#: Which connection: 2 exists only in the scenarios with two (fairness, ftp). An int with the
+#: choices in its schema (so the panel offers them and narrows them per scenario), that a
+#: form's "1" still validates as.
+Flow = Annotated[int, Field(ge=1, le=2, json_schema_extra={"enum": [1, 2]})]
+TWO_FLOWS = ("fairness", "ftp")
 
 
 class Close(Action):
@@ -202,7 +207,7 @@ class Close(Action):
 
     type: Literal["close"] = "close"
     side: Side = Field("client", title="End")
-    flow: int = Field(1, ge=1, le=2, title="Connection")
+    flow: Flow = Field(1, title="Connection")
 
 
 class Send(Action):
@@ -210,7 +215,7 @@ class Send(Action):
 
     type: Literal["send"] = "send"
     side: Side = Field("client", title="End")
-    flow: int = Field(1, ge=1, le=2, title="Connection")
+    flow: Flow = Field(1, title="Connection")
     bytes: int = Field(1000, ge=1, le=100_000, title="Bytes")
 
 
@@ -220,7 +225,7 @@ class Drop(Action):
     type: Literal["drop"] = "drop"
     segment: int = Field(0, ge=0, le=1_000_000, title="Segment", description="0: the next one sent by `side`.")
     side: Side = Field("client", title="Sent by", description="With segment 0: whose next segment.")
-    flow: int = Field(1, ge=1, le=2, title="Connection")
+    flow: Flow = Field(1, title="Connection")
 
 
 class Corrupt(Action):
@@ -229,7 +234,7 @@ class Corrupt(Action):
     type: Literal["corrupt"] = "corrupt"
     segment: int = Field(0, ge=0, le=1_000_000, title="Segment")
     side: Side = Field("client", title="Sent by")
-    flow: int = Field(1, ge=1, le=2, title="Connection")
+    flow: Flow = Field(1, title="Connection")
 
 
 class Delay(Action):
@@ -238,7 +243,7 @@ class Delay(Action):
     type: Literal["delay"] = "delay"
     segment: int = Field(0, ge=0, le=1_000_000, title="Segment")
     side: Side = Field("client", title="Sent by")
-    flow: int = Field(1, ge=1, le=2, title="Connection")
+    flow: Flow = Field(1, title="Connection")
     ms: int = Field(60, ge=1, le=5000, title="Extra delay (ms)")
 
 
@@ -248,7 +253,7 @@ class Duplicate(Action):
     type: Literal["duplicate"] = "duplicate"
     segment: int = Field(0, ge=0, le=1_000_000, title="Segment")
     side: Side = Field("client", title="Sent by")
-    flow: int = Field(1, ge=1, le=2, title="Connection")
+    flow: Flow = Field(1, title="Connection")
 
 
 class SetLoss(Action):
@@ -508,6 +513,11 @@ class TcpEngine(Engine):
         "in_order_exactly_once": "Every byte reached the application once and in order: ok or violated.",
     }
     presets = ()
+
+    @classmethod
+    def action_choices(cls, params: Any) -> dict[str, tuple[Any, ...]]:
+        """Connection 2 is offered only where there is one (the panel's buttons)."""
+        return {} if params.scenario in TWO_FLOWS else {"flow": (1,)}
 
     # -- set-up -------------------------------------------------------------------------
 

@@ -715,3 +715,13 @@ def test_streaming_under_loss_repairs_every_loss():
     e, frames = _play("streaming")
     assert e.counts["lost"] > 0 and e.counts["retransmissions"] > 0
     assert frames[-1].metrics["in_order_exactly_once"] == "ok"
+
+
+def test_connection_2_is_offered_only_where_there_is_one():
+    """The panel's buttons: "Close client" in a one-connection run, "Close client 2" with two."""
+    from simulations.render.schema_controls import action_controls
+
+    labels = {sc: [c.label for c in action_controls(Engine, Engine.parse_params({"scenario": sc}))]
+              for sc in ("handshake", "transfer", "ftp", "fairness")}
+    assert "Close client" in labels["transfer"] and not any(" 2" in x for x in labels["handshake"])
+    assert "Close client 2" in labels["ftp"] and "Close server 2" in labels["fairness"]
