@@ -271,15 +271,19 @@ def _seg_bars(segments: tuple) -> tuple[Bar, ...]:
     return _seg_bars(segments[:-1]) + ((_seg_bar(tid, a, b, kind),) if b > a else ())
 
 
-def _core_lane(index: int, segments: Sequence[Sequence[Any]]) -> Lane:
-    """A core's lane. Between two frames only its last segment usually changes (it grew), so
-    the bars of the ones before are cached."""
-    if not segments:
+def _core_lane(index: int, segments: Sequence[Sequence[Any]], t0: float = 0) -> Lane:
+    """A core's lane from `t0` on. Between two frames only its last segment usually changes (it
+    grew), so the bars of the ones before are cached; the ones that ended before t0 are left
+    out, so that the engine trimming its history does not change what is cached."""
+    first = 0
+    while first < len(segments) and segments[first][2] <= t0:
+        first += 1
+    if first == len(segments):
         return Lane(_lane_label(index), (), "idle")
     if type(segments) is not tuple:
         segments = tuple(map(tuple, segments))
     tid, a, b, kind = segments[-1]
-    bars = _seg_bars(segments[:-1])
+    bars = _seg_bars(segments[first:-1])
     return Lane(_lane_label(index), bars + (_seg_bar(tid, a, b, kind),) if b > a else bars, "idle")
 
 
@@ -297,9 +301,11 @@ def _window(now: float) -> tuple[float, float]:
 
 
 def _timeline(cores: Sequence[Entity], now: float, y: float, dom_id: str, spins: bool = True) -> tuple[str, float]:
-    lanes = [_core_lane(e.state["index"], e.state["segments"]) for e in cores]
-    return render_timeline(lanes, y=y, width=WIDTH, t_range=_window(now), now=now, caption="cores",
-                           t_unit="ticks", patterns=dom_id, merged=True, legend=TL_LEGEND if spins else TL_LEGEND[:2])
+    t0, t1 = _window(now)
+    lanes = [_core_lane(e.state["index"], e.state["segments"], t0) for e in cores]
+    return render_timeline(lanes, y=y, width=WIDTH, t_range=(t0, t1), now=now, caption="cores",
+                           t_unit="ticks", patterns=dom_id, merged=True, legend=TL_LEGEND if spins else TL_LEGEND[:2],
+                           ticks=2)
 
 
 # --------------------------------------------------------------------------- the stage

@@ -141,12 +141,13 @@ def render_timeline(
     patterns: str = "tl",
     merged: bool = False,
     legend: tuple[tuple[str, ...], ...] = (),
+    ticks: int = 4,
 ) -> tuple[str, float]:
     """The timeline as a <g> at (x, y), and its height. Bars are clipped to `t_range`; a
     dashed line marks `now`. `patterns` is the prefix given to `defs` in the same <svg>.
     `merged`: one path per kind and colour in a lane, labels on chips (see the module's
     docstring). `legend`: (kind, word) or (kind, word, colour) entries drawn as swatches beside
-    the caption."""
+    the caption. `ticks`: about how many intervals the time axis is cut into."""
     font = legible_font(width) if width >= 300 else 16
     t0, t1 = t_range
     if t1 <= t0:
@@ -156,7 +157,7 @@ def render_timeline(
     x0 = LABEL_W - t0 * sx
     top = 22.0 if caption else 0.0
     out = [_chrome(x, y, width, font, caption, tuple(lane.label for lane in lanes), t0, t1, t_unit,
-                   tuple(legend), patterns)]
+                   tuple(legend), patterns, ticks)]
     for i, lane in enumerate(lanes):
         ly = top + i * (LANE_H + GAP)
         if merged:
@@ -174,7 +175,7 @@ def render_timeline(
     axis_y = top + len(lanes) * (LANE_H + GAP)
     if now is not None and t0 <= now <= t1:
         nx = x0 + now * sx
-        out.append(f'<line class="tl-now" x1="{nx:.1f}" y1="{top:.1f}" x2="{nx:.1f}" y2="{axis_y - GAP:.1f}" '
+        out.append(f'<line class="tl-now" x1="{_n(nx)}" y1="{_n(top)}" x2="{_n(nx)}" y2="{_n(axis_y - GAP)}" '
                    f'stroke="#b42318" stroke-width="2" stroke-dasharray="4 3"/>')
     out.append("</g>")
     return "".join(out), timeline_height(len(lanes), bool(caption))
@@ -323,7 +324,8 @@ def _legend(legend: tuple[tuple[str, ...], ...], width: float, font: float, patt
 
 @lru_cache(maxsize=256)
 def _chrome(x: float, y: float, width: float, font: float, caption: str, labels: tuple[str, ...],
-            t0: float, t1: float, t_unit: str, legend: tuple[tuple[str, ...], ...] = (), patterns: str = "tl") -> str:
+            t0: float, t1: float, t_unit: str, legend: tuple[tuple[str, ...], ...] = (), patterns: str = "tl",
+            count: int = 4) -> str:
     """The opening, caption, lanes and time axis: the same for many frames."""
     plot_w = width - LABEL_W - 8
     sx = plot_w / (t1 - t0)
@@ -340,7 +342,7 @@ def _chrome(x: float, y: float, width: float, font: float, caption: str, labels:
         out.append(f'<rect class="tl-lane" x="{LABEL_W}" y="{num(ly)}" width="{num(plot_w)}" height="{LANE_H}" fill="#f8fafc" stroke="#cbd5e1"/>')
         out.append(f'<text class="tl-label" x="4" y="{num(ly + LANE_H / 2 + font * 0.35)}">{escape(label)}</text>')
     axis_y = top + len(labels) * (LANE_H + GAP)
-    ticks = nice_ticks(t0, t1, 4, integer=True)
+    ticks = nice_ticks(t0, t1, count, integer=True)
     marks, labels_out = [], []
     for j, t in enumerate(ticks):
         tx = x0 + t * sx
