@@ -14,12 +14,11 @@ this process, 429 too. A run is at most MAX_API_STEPS steps.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -30,6 +29,7 @@ from ninja.errors import HttpError, ValidationError
 from ninja.throttling import SimpleRateThrottle
 
 from simulations import jobs, presets, registry
+from simulations.process import worker_pool
 from simulations.engines.base import Engine
 from simulations.runs import (
     MAX_ACTIONS,
@@ -102,9 +102,7 @@ class Workers:
     def executor(self) -> Executor:
         with self._lock:
             if self._executor is None:
-                # forkserver: a clean interpreter, not a fork of a server with threads and sockets.
-                self._executor = ProcessPoolExecutor(self.processes,
-                                                     mp_context=multiprocessing.get_context("forkserver"))
+                self._executor = worker_pool(self.processes)
             return self._executor
 
     def _discard(self, executor: Executor) -> None:

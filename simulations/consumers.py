@@ -28,6 +28,8 @@ from simulations.runs import FieldError, RunError, compute_in
 from simulations.wire import Close
 
 logger = logging.getLogger("simulations")
+#: Engine steps a seek computes before letting the loop serve others (a few ms).
+SEEK_SLICE = 100
 
 
 class SimulationConsumer(AsyncWebsocketConsumer):
@@ -177,6 +179,8 @@ class SimulationConsumer(AsyncWebsocketConsumer):
             # wait here (the queue is bounded) until it reads again.
             await self.window.wait_open()
             try:
+                if isinstance(command, protocol.Seek):
+                    await self._compute_ahead(command.index)
                 reply = controller.handle(self.viewer, command)
                 if isinstance(command, protocol.Play) and command.unpaced_steps is not None:
                     self._stop_play()
@@ -192,6 +196,12 @@ class SimulationConsumer(AsyncWebsocketConsumer):
             except Exception:  # a bug: log it, tell the viewer, keep the socket and the run
                 logger.exception("simulation %s: command failed", self.viewer.engine_cls.slug)
                 await self._send_error("Something went wrong on the server; the simulation was not changed.")
+
+    async def _compute_ahead(self, index: int) -> None:
+        # A long seek computes in slices, the loop serving every other socket and page
+        # between them: 2,000 steps at once held them all for tens of milliseconds.
+        while not self.viewer.session.compute_ahead(index, SEEK_SLICE):
+            await asyncio.sleep(0)
 
     async def _carry_out(self, reply: Reply) -> None:
         if reply.stop or reply.play_after is not None:

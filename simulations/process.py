@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import os
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -24,10 +25,26 @@ from simulations.runs import RunStore
 ANALYSIS_PROCESSES = 1
 
 
+#: How much less CPU priority the workers have than the server (os.nice): on a busy machine
+#: the server, which answers pages and sends frames, comes first, and the workers take
+#: what is left.
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    os.nice(WORKER_NICENESS)
+
+
+def worker_pool(processes: int) -> ProcessPoolExecutor:
+    """Processes for costly work (analyses, API runs), at a lower CPU priority than the
+    server. forkserver: each worker starts from a clean interpreter, not a fork of a server
+    with threads and sockets open."""
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("forkserver"),
+                               initializer=_lower_priority)
+
+
 def _analysis_pool() -> Executor:
-    # forkserver: the worker starts from a clean interpreter, not a fork of a server
-    # with threads and sockets open.
-    return ProcessPoolExecutor(ANALYSIS_PROCESSES, mp_context=multiprocessing.get_context("forkserver"))
+    return worker_pool(ANALYSIS_PROCESSES)
 
 
 @dataclass

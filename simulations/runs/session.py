@@ -175,6 +175,17 @@ class RunSession:
         self.position = min(index, self._last)
         return self.frame
 
+    def compute_ahead(self, index: int, steps: int) -> bool:
+        """Compute at most `steps` more frames toward `index`, without moving; True once
+        frame `index` (or the run's end) is computed. Lets a caller compute a long seek in
+        slices and serve others between them."""
+        index = max(0, min(int(index), self.max_steps))
+        self._last = max(self._last, min(index, self._track.last))
+        for _ in range(steps):
+            if self._last >= index or self.advance() is None:
+                return True
+        return self._last >= index or self.finished
+
     def forward(self) -> Frame | None:
         """One step on; None (and no move) at the end."""
         if self.position < self._last or self.advance() is not None:

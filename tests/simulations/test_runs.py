@@ -82,6 +82,20 @@ def test_seek_is_bounded_by_the_end_of_the_run_and_max_steps():
     assert endless.last <= PingPong.max_steps
 
 
+def test_a_long_seek_computed_in_slices_reaches_the_same_frame_without_moving_until_asked():
+    sliced = RunSession(PingPong, spec({"rounds": 50}))
+    whole = RunSession(PingPong, spec({"rounds": 50}))
+    slices = 0
+    while not sliced.compute_ahead(25, 4):
+        slices += 1
+        assert sliced.position == 0, "computing ahead does not move the viewer"
+        assert sliced.last == 4 * slices, "each slice computes at most its steps"
+    assert sliced.last == 25 and slices == 6
+    assert sliced.seek(25) == whole.seek(25)
+    # At the run's end it stops there and says it is done.
+    assert sliced.compute_ahead(10_000, 10_000) and sliced.finished
+
+
 def test_an_action_behind_the_live_edge_branches_and_the_branch_replays():
     session = RunSession(PingPong, spec())
     session.seek(6)
