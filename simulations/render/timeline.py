@@ -238,7 +238,7 @@ def _parts(b: Bar, t0: float, t1: float, sx: float, font: float) -> tuple[str, s
     chip = text = ""
     if b.label:
         cw = text_width(b.label, font) + 8
-        if cw + 2 <= (end - start) * sx:
+        if cw + 12 <= (end - start) * sx:  # a chip leaves some of its bar's colour showing
             cx = (start + end) / 2 * sx
             w = _n(cw)
             chip = f"M{_n(cx - cw / 2)},{CHIP_Y}h{w}v{CHIP_H}h-{w}z"
