@@ -218,5 +218,5 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         height += GAP + chart_h
     return svg_root(
         dom_id, WIDTH, height, parts, cls="msg-stage raft-stage",
-        label=_summary(frame, nodes, len(messages), network),
+        label=_summary(frame, nodes, len(messages), network), font=None,
     )

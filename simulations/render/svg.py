@@ -39,11 +39,12 @@ def num(value: float) -> str:
 
 
 def secs(value: float) -> str:
-    """A duration in seconds for CSS ("0.35s", "-1.2s"): milliseconds precision, short."""
+    """A duration in seconds for CSS (".35s", "-1.2s", "2s"): milliseconds precision, short."""
     r = round(value, 3)
     if r == 0:
         return "0s"
-    return f"{r:.3f}".rstrip("0").rstrip(".") + "s"
+    s = f"{r:.3f}".rstrip("0").rstrip(".")
+    return (s[1:] if s.startswith("0.") else "-" + s[2:] if s.startswith("-0.") else s) + "s"
 
 
 def legible_font(width: float) -> float:
@@ -187,11 +188,12 @@ def translate(x: float, y: float) -> str:
 
 
 def svg_root(dom_id: str, width: float, height: float, body: str | Iterable[str], *, cls: str = "",
-             label: str = "", style: str = "") -> str:
-    """The one top-level <svg> of a stage, carrying its id (htmx swaps it by id)."""
+             label: str = "", style: str = "", font: str | None = FONT) -> str:
+    """The one top-level <svg> of a stage, carrying its id (htmx swaps it by id). `font=None`
+    leaves the font family to the stylesheet (a .msg-stage has it)."""
     inner = body if isinstance(body, str) else "".join(body)
     return (
         f'<svg id="{esc(dom_id)}"{_opt("class", cls)} xmlns="{SVG_NS}" viewBox="0 0 {num(width)} {num(height)}"'
         f' role="img"{_opt("aria-label", esc(label) if label else None)}{_opt("style", style)}'
-        f' font-family="{FONT}">{inner}</svg>'
+        f'{_opt("font-family", font)}>{inner}</svg>'
     )

@@ -311,4 +311,5 @@ def render_stage(frame: Frame, dom_id: str) -> str:
                                   markers=marks, caption="cwnd and ssthresh (segments)", integer=False, colours=False)
     parts.append(chart)
     y += chart_h
-    return svg_root(dom_id, WIDTH, y, parts, cls="msg-stage tcp-stage", label=_summary(frame, endpoints, len(segs)))
+    return svg_root(dom_id, WIDTH, y, parts, cls="msg-stage tcp-stage", label=_summary(frame, endpoints, len(segs)),
+                    font=None)

@@ -200,7 +200,8 @@ def _fit(line: str, width: float = LABEL_W, size: float = FONT) -> str:
     return fit(line, width, size)
 
 
-_CROWN = "M-10,0V-9L-5,-4L0,-11L5,-4L10,-9V0Z"
+#: The crown over a leader, above its ring (centred on the node, its base NODE_R + 7 above the centre).
+_CROWN = f"M-10,{-NODE_R - 7}v-9l5,5l5,-7l5,7l5,-5v9z"
 
 
 @lru_cache(maxsize=512)
@@ -223,7 +224,7 @@ def _node_body(nid: str, role_word: str, shape: str, more: tuple[str, ...], crow
         k = num(r * 0.62)
         out.append(f'<path class="node-cross" d="M-{k},-{k}L{k},{k}M{k},-{k}L-{k},{k}"/>')
     if crown:
-        out.append(f'<path class="node-crown" d="{_CROWN}" transform="translate(0,{num(-r - 7)})"/>')
+        out.append(f'<path class="node-crown" d="{_CROWN}"/>')
     out.append(f'<text class="node-id" y="6">{escape(nid)}</text>')
     lines = ((role_word,) if role_word else ()) + more
     if lines:
@@ -249,7 +250,7 @@ def _timer_ring(timer: Timer, now: float, time_scale: float) -> str:
     dur, delay, frac = timing(now, timer.start, timer.deadline, time_scale)
     return (
         f'<g class="topo-timer {_class(timer.kind)}">'
-        f'<circle class="timer-track" r="{NODE_R + 10}"/>'
+        f'<circle r="{NODE_R + 10}"/>'  # the track: its stroke is the group's
         f'<circle class="timer-ring" r="{NODE_R + 10}" pathLength="100" stroke-dashoffset="{num(100 * frac)}" '
         f'style="--d:{secs(dur)};--t:{secs(delay)}"/></g>'
     )
@@ -357,7 +358,7 @@ def _network_part(layout: _Layout, given: bool, groups: tuple[tuple[str, ...], .
     where = "" if x == 0 and y == 0 else f' transform="{translate(x, y)}"'
     out = [f'<g class="topo{state}"{where} font-size="{FONT}">']
     words = caption or network_words(Network(groups, dict(loss)), order)
-    out.append(f'<text class="topo-network{state}" x="8" y="18" font-weight="600">{escape(_fit(words, width - 16))}</text>')
+    out.append(f'<text class="topo-network{state}" x="8" y="18">{escape(_fit(words, width - 16))}</text>')  # (600: CSS)
     out.append(_links(tuple(layout.pos.items()), pairs, cut, frozenset(k for k, _ in loss), frozenset(down)))
     if partitioned and not given:
         out.append(_cut_rays(layout, group_of))
@@ -372,6 +373,7 @@ def _links(pos_items: tuple, pairs: tuple[tuple[str, str], ...], cut: frozenset,
     pos = dict(pos_items)
     kinds: dict[str, list[str]] = {"link": [], "link lossy": [], "link down": [], "link cut": []}
     cut_keys = []
+    whole: list[tuple[str, str]] = []
     for a, b in pairs:
         if a not in pos or b not in pos:
             continue
@@ -390,7 +392,12 @@ def _links(pos_items: tuple, pairs: tuple[tuple[str, str], ...], cut: frozenset,
             cut_keys.append(key)
             continue
         kind = "link down" if (a in down or b in down) else "link lossy" if key in lossy else "link"
-        kinds[kind].append(f"M{num(ax)},{num(ay)}L{num(bx)},{num(by)}")
+        if kind == "link":
+            whole.append((a, b))
+        else:  # (dotted: each link its own subpath, so that its dots start at its end)
+            kinds[kind].append(f"M{num(ax)},{num(ay)}L{num(bx)},{num(by)}")
+    for trail in _trails(whole):
+        kinds["link"].append("M" + "L".join(f"{num(pos[n][0])},{num(pos[n][1])}" for n in trail))
     out = ['<g class="topo-links" fill="none" stroke-width="2">']
     extra = {"link lossy": ' stroke-dasharray="2 4"', "link down": ' stroke-dasharray="1 6"',
              "link cut": f' data-links="{" ".join(cut_keys)}"'}
@@ -399,6 +406,51 @@ def _links(pos_items: tuple, pairs: tuple[tuple[str, str], ...], cut: frozenset,
             out.append(f'<path class="{kind}" d="{"".join(ds)}"{extra.get(kind, "")}/>')
     out.append("</g>")
     return "".join(out)
+
+
+def _trails(edges: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """The edges as few trails (node sequences, each edge once) as Euler allows: a link
+    drawn as part of a trail is the same line, in fewer bytes (the joins are under the
+    nodes). Deterministic: edges are taken in the order given."""
+    adj: dict[str, list[tuple[str, int]]] = {}
+    for i, (a, b) in enumerate(edges):
+        adj.setdefault(a, []).append((b, i))
+        adj.setdefault(b, []).append((a, i))
+    nodes = list(adj)
+    # A virtual node joined to every odd one makes every degree even: one circuit per part,
+    # cut into trails where it passes the virtual node.
+    odd = [n for n in nodes if len(adj[n]) % 2]
+    virtual = object()
+    n_edges = len(edges)
+    for k, n in enumerate(odd):
+        adj[n].append((virtual, n_edges + k))
+    if odd:
+        adj[virtual] = [(n, n_edges + k) for k, n in enumerate(odd)]  # type: ignore[index]
+    used = [False] * (n_edges + len(odd))
+    trails: list[list[str]] = []
+    for start in ([virtual] if odd else []) + nodes:
+        if all(used[i] for _, i in adj[start]):  # type: ignore[index]
+            continue
+        stack, circuit = [start], []
+        while stack:  # Hierholzer: walk until stuck, back up, and splice in what is left
+            n = stack[-1]
+            nxt = next(((m, i) for m, i in adj[n] if not used[i]), None)  # type: ignore[index]
+            if nxt is None:
+                circuit.append(stack.pop())
+            else:
+                used[nxt[1]] = True
+                stack.append(nxt[0])
+        trail: list[str] = []
+        for n in circuit:
+            if n is virtual:
+                if len(trail) > 1:
+                    trails.append(trail)
+                trail = []
+            else:
+                trail.append(n)  # type: ignore[arg-type]
+        if len(trail) > 1:
+            trails.append(trail)
+    return trails
 
 
 def _cut_rays(layout: _Layout, group_of: Mapping[str, int]) -> str:
@@ -468,7 +520,7 @@ def render_topology(
     chrome, cut = _network_part(layout, bool(positions), tuple(g if isinstance(g, tuple) else tuple(g) for g in network.groups if g),
                                 loss, network.links, cut_given, down, x, y, width, network.caption)
     out = [chrome]
-    out.append('<g class="topo-nodes" text-anchor="middle">')
+    out.append('<g text-anchor="middle">')  # the nodes (then the messages, over them, in the part's group)
     for nd in nodes:
         nx, ny = pos[nd.id]
         head, rest = _node_body(nd.id, nd.role, nd.shape, nd.lines, nd.crown, nd.title, nx, ny, layout.side[nd.id])
@@ -476,8 +528,8 @@ def render_topology(
         if nd.timer is not None and nd.shape != "crashed":
             out.append(_timer_ring(nd.timer, now, time_scale))
         out.append(rest)
-    out.append('</g><g class="topo-messages">')
+    out.append("</g>")
     for m in messages:
         out.append(_message(m, layout, now, bool(cut) and pair_key(m.src, m.dst) in cut, time_scale))
-    out.append("</g></g>")
+    out.append("</g>")
     return "".join(out), layout.height

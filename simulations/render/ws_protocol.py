@@ -344,4 +344,4 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     y += h
     states = ", ".join(f"{p.id} {p.role}" for p in peers)
     label = f"{_ms(now)}: {states}; {sum(1 for m in msgs)} in flight" + ("; link cut" if cut else "")
-    return svg_root(dom_id, WIDTH, y, parts, cls="msg-stage ws-stage", label=label)
+    return svg_root(dom_id, WIDTH, y, parts, cls="msg-stage ws-stage", label=label, font=None)

@@ -236,7 +236,7 @@ def test_timing_edge_cases_and_time_scale():
     assert timing(500.0, 500.0, 600.0) == pytest.approx((1.0, 0.0, 0.0))  # just sent
     assert timing(650.0, 500.0, 600.0) == pytest.approx((1.0, -1.0, 1.0))  # late frame: at the end
     assert timing(10.0, 10.0, 10.0) == (0.0, 0.0, 1.0)  # zero latency
-    assert secs(-0.2) == "-0.2s" and secs(0) == "0s" and secs(1.23456) == "1.235s"
+    assert secs(-0.2) == "-.2s" and secs(0) == "0s" and secs(1.23456) == "1.235s" and secs(0.35) == ".35s"
     assert num(-0.04) == "0" and num(12.0) == "12" and num(3.14159) == "3.1"
 
 
@@ -284,7 +284,7 @@ def test_partition_is_a_visible_cut_and_what_crosses_it_is_drawn_broken():
     # Links inside a side stay whole: n1-n2 and the n3/n4/n5 triangle are plain lines.
     whole_links = find_all(root, "link")
     plain = [p for p in whole_links if cls(p) == {"link"} or cls(p) == {"link", "down"}]
-    assert sum(p.get("d").count("M") for p in plain) == 4
+    assert sum(p.get("d").count("L") for p in plain) == 4  # (drawn as trails: one L per link)
     # The message from n1 to n5 crosses the cut: drawn broken (its own class, dashed outline).
     crossing = find_all(root, "topo-msg", "across-cut")
     assert {text_of(g) for g in crossing} == {"Beat \u2715"}
