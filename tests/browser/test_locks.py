@@ -64,11 +64,13 @@ def test_the_deadlock_preset_draws_the_cycle_and_says_deadlock(page, live_daphne
     assert "T1blocked" in text.replace(" ", "") and "holds A" in text and "holds B" in text
     for condition in ("mutual exclusion", "hold and wait", "no preemption", "circular wait"):
         assert f"{condition}: \u2713 holds" in text
-    # The core timeline (the shared timeline part) shows both cores and who ran on them.
+    # The core timeline (the shared timeline part) shows both cores, each with what its thread ran
+    # before it blocked, and the red line of now.
     timeline = stage.locator("g.timeline")
     expect(timeline).to_contain_text("core 1")
     expect(timeline).to_contain_text("core 2")
-    expect(timeline.locator(".tl-chiptext")).to_have_count(2)
+    expect(timeline.locator("g.tl-lanebars")).to_have_count(2)
+    expect(timeline.locator(".tl-now")).to_have_count(1)
     assert page.console_errors == []
 
 
