@@ -275,10 +275,10 @@ def _core_lane(index: int, segments: Sequence[Sequence[Any]], t0: float = 0) -> 
     """A core's lane from `t0` on. Between two frames only its last segment usually changes (it
     grew), so the bars of the ones before are cached; the ones that ended before t0 are left
     out, so that the engine trimming its history does not change what is cached."""
-    first = 0
-    while first < len(segments) and segments[first][2] <= t0:
-        first += 1
-    if first == len(segments):
+    for first, seg in enumerate(segments):
+        if seg[2] > t0:
+            break
+    else:
         return Lane(_lane_label(index), (), "idle")
     if type(segments) is not tuple:
         segments = tuple(map(tuple, segments))

@@ -252,11 +252,11 @@ def _merged(bars: tuple[Bar, ...], t0: float, t1: float, sx: float, x0: float, y
     per colour, then the labels that fit, on chips. From one frame to the next a lane usually
     differs only in its last bar (it grew), so the bars before it are grouped once (cached)
     and the last one added here."""
-    first = 0
-    while first < len(bars) and bars[first].end <= t0:  # gone from view: not part of the key
-        first += 1
-    if first == len(bars):
-        return ""
+    for first, b in enumerate(bars):
+        if b.end > t0:
+            break
+    else:
+        return ""  # all gone from view (and the ones that are gone are not part of the key)
     groups, chips, texts = _groups(bars[first:-1], t0, t1, sx, font)
     last = _parts(bars[-1], t0, t1, sx, font)
     if last is not None:
