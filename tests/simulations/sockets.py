@@ -21,3 +21,60 @@ async def receive(comm, timeout: float = 2.0, ack: bool = True) -> Message:
     if ack:
         await acknowledge(comm, text)
     return Message(text)
+
+
+async def act(comm, **fields) -> Message:
+    """An action as the panel's forms send it: each field a string under `a.`."""
+    await comm.send_to(text_data=json.dumps({"cmd": "action", **{f"a.{k}": str(v) for k, v in fields.items()}}))
+    return await receive(comm)
+
+
+async def step(comm, n: int = 1) -> Message:
+    """`n` steps forward, one message each; the last."""
+    msg = None
+    for _ in range(n):
+        await comm.send_to(text_data='{"cmd": "step"}')
+        msg = await receive(comm)
+    return msg
+
+
+async def steps_until(comm, pred, limit: int = 60) -> list[Message]:
+    """Step until `pred(message)` holds; the messages seen on the way."""
+    seen = []
+    for _ in range(limit):
+        msg = await step(comm)
+        seen.append(msg)
+        if pred(msg):
+            return seen
+    raise AssertionError("the awaited frame never came")
+
+
+class PanelReader:
+    """What a learner reads in one panel's parts of a message (prefix `prefix`)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def error(self, msg: Message) -> str:
+        node = msg.oob(f"{self.prefix}-error", "innerHTML")
+        return node.text if node else ""
+
+    def narration(self, msg: Message) -> str:
+        node = msg.oob(f"{self.prefix}-narration", "innerHTML")
+        return node.text if node else ""
+
+    def log(self, msg: Message) -> str:
+        node = msg.oob(f"{self.prefix}-log")
+        return node.text if node else ""
+
+    def stage(self, msg: Message) -> str:
+        """The stage's words and its description for screen readers."""
+        node = msg.el(f"{self.prefix}-stage")
+        return node.text + " " + node.attrs.get("aria-label", "") if node else ""
+
+    def metric(self, msg: Message, name: str) -> str:
+        for row in msg.el(f"{self.prefix}-metrics").find_all("div"):
+            dt = row.find_all("dt")
+            if dt and dt[0].text.strip() == name:
+                return row.find_all("dd")[0].text.strip()
+        raise KeyError(name)

@@ -15,9 +15,12 @@ from channels.testing import WebsocketCommunicator
 from simulations.engines.locks import LocksEngine
 from simulations.routing import websocket_urlpatterns
 from simulations.runs import encode_run, parse_run
-from tests.simulations.sockets import receive
+from tests.simulations.sockets import PanelReader, act, receive, step
 
 P = "sim-locks"
+_panel = PanelReader(P)
+error = _panel.error
+stage = _panel.stage
 APP = URLRouter(websocket_urlpatterns)
 MUTEX = {"scenario": "mutex", "threads": 3, "cores": 2, "cs_length": 2, "work_length": 1, "iterations": 3}
 CONDVAR = {"scenario": "condvar", "threads": 3, "cores": 3, "iterations": 2, "loop_check": "while"}
@@ -48,25 +51,6 @@ async def socket_at(params: dict, step: int = 0, seed: int = 1):
     assert (await comm.connect())[0]
     await receive(comm)
     return comm
-
-
-async def act(comm, **fields):
-    await comm.send_to(text_data=json.dumps({"cmd": "action", **{f"a.{k}": str(v) for k, v in fields.items()}}))
-    return await receive(comm)
-
-
-async def step(comm):
-    await comm.send_to(text_data='{"cmd": "step"}')
-    return await receive(comm)
-
-
-def error(msg) -> str:
-    node = msg.oob(f"{P}-error", "innerHTML")
-    return node.text if node else ""
-
-
-def stage(msg) -> str:
-    return msg.el(f"{P}-stage").text
 
 
 def thread_line(msg, tid: str) -> str:

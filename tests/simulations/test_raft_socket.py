@@ -14,9 +14,12 @@ from channels.testing import WebsocketCommunicator
 from simulations.engines.raft import RaftEngine
 from simulations.routing import websocket_urlpatterns
 from simulations.runs import encode_run, parse_run
-from tests.simulations.sockets import receive
+from tests.simulations.sockets import PanelReader, act, receive, step
 
 P = "sim-raft"
+_panel = PanelReader(P)
+error = _panel.error
+stage = _panel.stage
 APP = URLRouter(websocket_urlpatterns)
 #: A run standing where n1 leads term 1 (the first election, seed 1: n1's timer expires first).
 LEADER_STEP = 40
@@ -30,28 +33,6 @@ async def socket_at_leader():
     state = await receive(comm)
     assert "n1" in state.el(f"{P}-metrics").text, "n1 leads at this step"
     return comm
-
-
-async def act(comm, **fields):
-    await comm.send_to(text_data=json.dumps({"cmd": "action", **{f"a.{k}": str(v) for k, v in fields.items()}}))
-    return await receive(comm)
-
-
-async def step(comm, n: int = 1):
-    msg = None
-    for _ in range(n):
-        await comm.send_to(text_data='{"cmd": "step"}')
-        msg = await receive(comm)
-    return msg
-
-
-def error(msg) -> str:
-    node = msg.oob(f"{P}-error", "innerHTML")
-    return node.text if node else ""
-
-
-def stage(msg) -> str:
-    return msg.el(f"{P}-stage").text
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,14 @@ from channels.testing import WebsocketCommunicator
 from simulations.engines.tcp import TcpEngine
 from simulations.routing import websocket_urlpatterns
 from simulations.runs import encode_run, parse_run
-from tests.simulations.sockets import receive
+from tests.simulations.sockets import PanelReader, act, receive, step, steps_until
 
 P = "sim-tcp"
+_panel = PanelReader(P)
+error = _panel.error
+metric = _panel.metric
+narration = _panel.narration
+stage = _panel.stage
 APP = URLRouter(websocket_urlpatterns)
 PARAMS = {"scenario": "transfer", "data_bytes": 20000, "msl_s": 1.0}
 #: At this step the client has just written 20,000 bytes and sent its initial window:
@@ -48,54 +53,6 @@ async def socket_at(step: int = AT):
     state = await receive(comm)
     assert "ESTABLISHED" in stage(state)
     return comm
-
-
-async def act(comm, **fields):
-    await comm.send_to(text_data=json.dumps({"cmd": "action", **{f"a.{k}": str(v) for k, v in fields.items()}}))
-    return await receive(comm)
-
-
-async def step(comm, n: int = 1):
-    msg = None
-    for _ in range(n):
-        await comm.send_to(text_data='{"cmd": "step"}')
-        msg = await receive(comm)
-    return msg
-
-
-async def steps_until(comm, pred, limit: int = 60):
-    """Step until `pred(message)` holds; the messages seen on the way."""
-    seen = []
-    for _ in range(limit):
-        msg = await step(comm)
-        seen.append(msg)
-        if pred(msg):
-            return seen
-    raise AssertionError("the awaited frame never came")
-
-
-def error(msg) -> str:
-    node = msg.oob(f"{P}-error", "innerHTML")
-    return node.text if node else ""
-
-
-def stage(msg) -> str:
-    node = msg.el(f"{P}-stage")
-    return node.text + " " + node.attrs.get("aria-label", "") if node else ""
-
-
-def narration(msg) -> str:
-    node = msg.oob(f"{P}-narration", "innerHTML")
-    return node.text if node else ""
-
-
-def metric(msg, name: str) -> str:
-    node = msg.el(f"{P}-metrics")
-    for row in node.find_all("div"):
-        dt = row.find_all("dt")
-        if dt and dt[0].text.strip() == name:
-            return row.find_all("dd")[0].text.strip()
-    raise KeyError(name)
 
 
 def titles(msg) -> list[str]:

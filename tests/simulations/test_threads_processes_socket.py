@@ -16,9 +16,14 @@ from simulations.engines.threads_processes import ThreadsProcessesEngine as TP
 from simulations.routing import websocket_urlpatterns
 from simulations.runs import encode_run, parse_run
 from tests.simulations.html import Node
-from tests.simulations.sockets import receive
+from tests.simulations.sockets import PanelReader, act, receive, step
 
 P = "sim-threads-processes"
+_panel = PanelReader(P)
+error = _panel.error
+log = _panel.log
+metric = _panel.metric
+narration = _panel.narration
 APP = URLRouter(websocket_urlpatterns)
 
 
@@ -49,19 +54,6 @@ async def press(comm, actions: Node, label: str):
     return await receive(comm)
 
 
-async def act(comm, **fields):
-    await comm.send_to(text_data=json.dumps({"cmd": "action", **{f"a.{k}": str(v) for k, v in fields.items()}}))
-    return await receive(comm)
-
-
-async def step(comm, n: int = 1):
-    msg = None
-    for _ in range(n):
-        await comm.send_to(text_data='{"cmd": "step"}')
-        msg = await receive(comm)
-    return msg
-
-
 async def to_end(comm):
     """Jump to the run's last frame (a seek past the end stops there), one message, not a
     burst of steps that the socket's token bucket would refuse."""
@@ -74,21 +66,6 @@ async def state(comm):
     return await receive(comm)
 
 
-def error(msg) -> str:
-    node = msg.oob(f"{P}-error", "innerHTML")
-    return node.text if node else ""
-
-
-def log(msg) -> str:
-    node = msg.oob(f"{P}-log")
-    return node.text if node else ""
-
-
-def narration(msg) -> str:
-    node = msg.oob(f"{P}-narration", "innerHTML")
-    return node.text if node else ""
-
-
 def thread_rows(msg) -> dict[str, str]:
     """The stage's thread rows: thread id -> the words beside it."""
     rows = {}
@@ -97,15 +74,6 @@ def thread_rows(msg) -> dict[str, str]:
             texts = [n.text for n in g.find_all("text")]
             rows[texts[0]] = texts[1]
     return rows
-
-
-def metric(msg, name: str) -> str:
-    for div in msg.el(f"{P}-metrics").iter():
-        if (div.attrs.get("class") or "") == "sim-metric":
-            dt, dd = div.find_all("dt")[0], div.find_all("dd")[0]
-            if dt.text.strip() == name:
-                return dd.text.strip()
-    raise AssertionError(f"no metric {name!r}")
 
 
 def gantt_runs(msg) -> list[tuple[str, int, int]]:

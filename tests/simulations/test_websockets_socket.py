@@ -14,9 +14,14 @@ from channels.testing import WebsocketCommunicator
 from simulations.engines.ws_protocol.engine import WebSocketsEngine
 from simulations.routing import websocket_urlpatterns
 from simulations.runs import encode_run, parse_run
-from tests.simulations.sockets import receive
+from tests.simulations.sockets import PanelReader, act, receive, step, steps_until
 
 P = "sim-websockets"
+_panel = PanelReader(P)
+error = _panel.error
+metric = _panel.metric
+narration = _panel.narration
+stage = _panel.stage
 APP = URLRouter(websocket_urlpatterns)
 #: The default run (seed 1): at step 0 the Upgrade request is on its way; at step 2 the
 #: client has checked the accept and both ends are OPEN, nothing sent yet.
@@ -32,50 +37,6 @@ async def socket_at(step: int = OPEN_STEP, params: dict | None = None, client: s
     if step == OPEN_STEP and not params:
         assert metric(state, "Client state") == "OPEN" and metric(state, "Server state") == "OPEN"
     return comm
-
-
-async def act(comm, **fields):
-    await comm.send_to(text_data=json.dumps({"cmd": "action", **{f"a.{k}": str(v) for k, v in fields.items()}}))
-    return await receive(comm)
-
-
-async def step(comm):
-    await comm.send_to(text_data='{"cmd": "step"}')
-    return await receive(comm)
-
-
-async def steps_until(comm, pred, limit: int = 40):
-    seen = []
-    for _ in range(limit):
-        msg = await step(comm)
-        seen.append(msg)
-        if pred(msg):
-            return seen
-    raise AssertionError("the awaited frame never came")
-
-
-def error(msg) -> str:
-    node = msg.oob(f"{P}-error", "innerHTML")
-    return node.text if node else ""
-
-
-def narration(msg) -> str:
-    node = msg.oob(f"{P}-narration", "innerHTML")
-    return node.text if node else ""
-
-
-def stage(msg) -> str:
-    node = msg.el(f"{P}-stage")
-    return node.text + " " + node.attrs.get("aria-label", "") if node else ""
-
-
-def metric(msg, name: str) -> str:
-    node = msg.el(f"{P}-metrics")
-    for row in node.find_all("div"):
-        dt = row.find_all("dt")
-        if dt and dt[0].text.strip() == name:
-            return row.find_all("dd")[0].text.strip()
-    raise KeyError(name)
 
 
 @pytest.mark.parametrize(
