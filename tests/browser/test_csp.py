@@ -13,6 +13,7 @@ import re
 import secrets
 
 import pytest
+from tests.browser.panel import expect
 
 pytestmark = pytest.mark.browser
 
@@ -29,12 +30,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 # Chromium's refusals, and htmx's own when a feature the policy forbids is used (eval, script tags).
 REFUSAL = re.compile(r"Content Security Policy|Refused to|evalDisallowed|securitypolicy", re.I)
-
-
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(*args, **kwargs)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import re
 import pytest
 
 from tests.browser.conftest import CHROMIUM  # noqa: F401  (the browser fixtures live there)
+from tests.browser.panel import expect
 
 pytestmark = pytest.mark.browser
 
@@ -20,12 +21,6 @@ P = "#sim-race-conditions"
 R = "#sim-raft"
 WAIT = 20_000
 CONNECT = 30_000
-
-
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(*args, **kwargs)
 
 
 def open_panel(page, url: str, prefix: str = P) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.browser.panel import expect, metric as panel_metric
 
 pytestmark = pytest.mark.browser
 
@@ -15,22 +16,8 @@ P = "#sim-paxos"
 WAIT = 30_000
 
 
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(*args, **kwargs)
-
-
-def metric(page, name: str) -> str:
-    return page.evaluate(
-        """([sel, name]) => {
-            for (const row of document.querySelectorAll(sel + ' .sim-metric')) {
-                if (row.querySelector('dt').textContent.trim() === name) return row.querySelector('dd').textContent.trim();
-            }
-            return null;
-        }""",
-        [P + "-metrics", name],
-    )
+def metric(page, name: str) -> str | None:
+    return panel_metric(page, P, name)
 
 
 def test_the_basic_preset_chooses_its_value_and_the_stage_says_so(page, live_daphne):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.browser.panel import expect, metric as panel_metric
 
 pytestmark = pytest.mark.browser
 
@@ -14,22 +15,8 @@ P = "#sim-raft"
 WAIT = 30_000
 
 
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(*args, **kwargs)
-
-
 def leader_metric(page) -> str:
-    return page.evaluate(
-        """(sel) => {
-            for (const row of document.querySelectorAll(sel + ' .sim-metric')) {
-                if (row.querySelector('dt').textContent.trim() === 'Leader') return row.querySelector('dd').textContent.trim();
-            }
-            return '';
-        }""",
-        P + "-metrics",
-    )
+    return panel_metric(page, P, "Leader") or ""
 
 
 def wait_for_leader(page, other_than: str = "none") -> str:

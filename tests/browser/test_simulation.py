@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.browser.panel import expect
 
 pytestmark = pytest.mark.browser
 
@@ -34,12 +35,6 @@ OUTAGE_ERRORS = (
                r".*(ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|Connection closed before receiving a handshake)"),
     re.compile(r"^\[object Event\]$"),
 )
-
-
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------- helpers

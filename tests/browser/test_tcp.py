@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.browser.panel import expect, metric as panel_metric
 
 pytestmark = pytest.mark.browser
 
@@ -16,22 +17,8 @@ P = "#sim-tcp"
 WAIT = 30_000
 
 
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(*args, **kwargs)
-
-
-def metric(page, name: str) -> str:
-    return page.evaluate(
-        """([sel, name]) => {
-            for (const row of document.querySelectorAll(sel + ' .sim-metric')) {
-                if (row.querySelector('dt').textContent.trim() === name) return row.querySelector('dd').textContent.trim();
-            }
-            return '';
-        }""",
-        [P + "-metrics", name],
-    )
+def metric(page, name: str) -> str | None:
+    return panel_metric(page, P, name)
 
 
 def step_counter(page) -> int:

@@ -5,7 +5,6 @@ consumer tests for the actions)."""
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest

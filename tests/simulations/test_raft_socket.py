@@ -5,7 +5,6 @@ every action)."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 from channels.routing import URLRouter

@@ -5,7 +5,6 @@ for the packet actions)."""
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest

@@ -5,7 +5,6 @@ tests for the packet actions)."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 from channels.routing import URLRouter
