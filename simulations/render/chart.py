@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
+from typing import NamedTuple
 
 from simulations.render.svg import num, text_width, translate
 
@@ -39,8 +40,7 @@ class Series:
     step: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Marker:
+class Marker(NamedTuple):  # a tuple: hashed in C (the markers are a cache key every frame)
     t: float
     label: str
     cls: str = ""
@@ -121,19 +121,24 @@ def render_chart(
     end_x = _to_tenths(left + (end - t0) * sx)
     for i, s in enumerate(series):
         k = i % len(COLOURS)
-        body, last_x, last_y = _line_of(s.points, end, s.step, t0, v0, left, bottom, sx, sy)
+        body, last_x, last_y = _line_of(s.name, s.points, end, s.step, t0, v0, left, bottom, sx, sy)
         if not body:
             continue
         if s.step and end_x != last_x:
             body += f"h{_tenths(end_x - last_x)}"  # the last value holds until now
-        colour = f' stroke="{COLOURS[k]}"' if colours else ""
-        dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
-        out.append(
-            f'<path class="chart-line series-{k}" data-series="{escape(s.name)}" d="{body}" fill="none"{colour} '
-            f'stroke-width="3" stroke-linejoin="round"{dash}/>'
-        )
+        head, tail = _line_element(k, s.name, colours)
+        out.append(f"{head}{body}{tail}")
     out.append("</g>")
     return "".join(out), height
+
+
+@lru_cache(maxsize=256)
+def _line_element(k: int, name: str, colours: bool) -> tuple[str, str]:
+    """A series' <path> around its d: its class, name, colour and dash."""
+    colour = f' stroke="{COLOURS[k]}"' if colours else ""
+    dash = f' stroke-dasharray="{DASHES[k]}"' if DASHES[k] else ""
+    return (f'<path class="chart-line series-{k}" data-series="{escape(name)}" d="',
+            f'" fill="none"{colour} stroke-width="3" stroke-linejoin="round"{dash}/>')
 
 
 def _to_tenths(v: float) -> int:
@@ -176,44 +181,71 @@ def _markers(markers: tuple[Marker, ...], t0: float, t1: float, left: float, top
     return "".join(out)
 
 
-#: id(points) and the scale -> (points, the line): a series' points are usually the same
-#: object from frame to frame (the layouts keep their conversions), so a line is looked up
-#: without hashing its points; the points are kept, so their id is not reused while cached.
+#: (series name, step, scale) -> (points, how many were drawn, the line's state): a series
+#: grows from frame to frame (its points are replaced by a longer tuple that starts with
+#: the same ones), so its line is extended by the new points instead of drawn again.
 _LINES: dict[tuple, tuple] = {}
+#: A line's state while it is drawn: (path so far, last x, last y in tenths, started, held value).
+_START: tuple = ("", 0, 0, False, None)
 
 
-def _line_of(points: tuple[tuple[float, float], ...], end: float, step: bool, t0: float, v0: float, left: float,
-             bottom: float, sx: float, sy: float) -> tuple[str, int, int]:
-    """The line of the points at or before `end` (cached by the points' identity)."""
+def _grown(old: tuple, old_n: int, new: tuple, new_n: int) -> bool:
+    """Whether `new`'s first `new_n` points start with `old`'s first `old_n` (cheap when the
+    tuples share their points, as a grown series does)."""
+    return old_n <= new_n and (old is new or new[:old_n] == old[:old_n])
+
+
+def _line_of(name: str, points: tuple[tuple[float, float], ...], end: float, step: bool, t0: float, v0: float,
+             left: float, bottom: float, sx: float, sy: float) -> tuple[str, int, int]:
+    """The path of the points at or before `end`, and where it ends (tenths): the cached
+    line, extended by the points it has not seen when the series has grown."""
     cut = bisect_right(points, (end, math.inf))
-    key = (id(points), cut, step, t0, v0, left, bottom, sx, sy)
+    key = (name, step, t0, v0, left, bottom, sx, sy)
     hit = _LINES.get(key)
-    if hit is not None and hit[0] is points:
-        return hit[1]
-    line = _line(points if cut == len(points) else points[:cut], step, t0, v0, left, bottom, sx, sy)
-    if len(_LINES) > 512:
-        _LINES.clear()
-    _LINES[key] = (points, line)
-    return line
+    if hit is not None and hit[0] is points and hit[1] == cut:
+        state = hit[2]
+    else:
+        if hit is not None and _grown(hit[0], hit[1], points, cut):
+            state = _extend(hit[2], points[hit[1]:cut], step, t0, v0, left, bottom, sx, sy)
+        else:
+            state = _extend(_START, points[:cut], step, t0, v0, left, bottom, sx, sy)
+        if len(_LINES) > 512:
+            _LINES.clear()
+        _LINES[key] = (points, cut, state)
+    d, lx, ly, started, held = state
+    if not started and held is not None:  # every point is before the window: the value held
+        ly = _to_tenths(bottom - (held - v0) * sy)
+        return f"M{_tenths(_to_tenths(left))},{_tenths(ly)}", _to_tenths(left), ly
+    return d, lx, ly
 
 
 def _line(points: tuple[tuple[float, float], ...], step: bool, t0: float, v0: float, left: float, bottom: float,
           sx: float, sy: float) -> tuple[str, int, int]:
     """A series' path (all of its points at or before the chart's end), and where it ends,
-    in tenths of a unit: (d, last x, last y)."""
-    d: list[str] = []
-    held: float | None = None  # the value holding when the window opens
-    lx = ly = 0
-    x_left = _to_tenths(left)
+    in tenths of a unit: (d, last x, last y). (Uncached: what `_line_of` caches and extends.)"""
+    d, lx, ly, started, held = _extend(_START, points, step, t0, v0, left, bottom, sx, sy)
+    if not started and held is not None:
+        ly = _to_tenths(bottom - (held - v0) * sy)
+        return f"M{_tenths(_to_tenths(left))},{_tenths(ly)}", _to_tenths(left), ly
+    return d, lx, ly
+
+
+def _extend(state: tuple, points: Sequence[tuple[float, float]], step: bool, t0: float, v0: float, left: float,
+            bottom: float, sx: float, sy: float) -> tuple:
+    """The line's state after `points` more (see _START): an absolute start, then relative
+    steps ("h4.8v-.8") in tenths of a unit. A step line holds each value until the next point."""
+    d0, lx, ly, started, held = state
+    d: list[str] = [d0]
     for t, v in points:
         if t < t0:
-            held = v
+            held = v  # the value holding when the window opens
             continue
         xx = _to_tenths(left + (t - t0) * sx)
         yy = _to_tenths(bottom - (v - v0) * sy)
-        if not d:
+        if not started:
+            started = True
             if held is not None:
-                lx, ly = x_left, _to_tenths(bottom - (held - v0) * sy)
+                lx, ly = _to_tenths(left), _to_tenths(bottom - (held - v0) * sy)
                 d.append(f"M{_tenths(lx)},{_tenths(ly)}")
             else:
                 lx, ly = xx, yy
@@ -233,31 +265,50 @@ def _line(points: tuple[tuple[float, float], ...], step: bool, t0: float, v0: fl
             dy = _tenths(yy - ly)
             d.append(f"l{_tenths(xx - lx)}{dy if dy[0] == '-' else ',' + dy}")
         lx, ly = xx, yy
-    if not d and held is not None:
-        lx, ly = x_left, _to_tenths(bottom - (held - v0) * sy)
-        d.append(f"M{_tenths(lx)},{_tenths(ly)}")
-    return "".join(d), lx, ly
+    return "".join(d), lx, ly, started, held
 
 
 def _extent(values: Sequence[float], default: tuple[float, float]) -> tuple[float, float]:
     return (min(values), max(values)) if values else default
 
 
-_RANGES: dict[tuple, tuple] = {}
+#: series name -> (points, their least and greatest value): extended as a series grows (see _LINES).
+_RANGES: dict[str, tuple] = {}
+
+
+def _extent_of(s: Series) -> tuple[float, float] | None:
+    points = s.points
+    hit = _RANGES.get(s.name)
+    if hit is not None and hit[0] is points:
+        return hit[1]
+    n = len(points)
+    if hit is not None and hit[1] is not None and _grown(hit[0], len(hit[0]), points, n):
+        new = [p[1] for p in points[len(hit[0]):]]
+        lo, hi = hit[1]
+        ext = (min(lo, *new), max(hi, *new)) if new else hit[1]
+    else:
+        vals = [p[1] for p in points]
+        ext = (min(vals), max(vals)) if vals else None
+    if len(_RANGES) > 256:
+        _RANGES.clear()
+    _RANGES[s.name] = (points, ext)
+    return ext
 
 
 def _value_range_of(series: Sequence[Series], integer: bool) -> tuple[float, float]:
-    """`value_range` of every series' values, cached by the points' identity (see _LINES)."""
-    pts = tuple(s.points for s in series)
-    key = (tuple(map(id, pts)), integer)
-    hit = _RANGES.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], pts)):
-        return hit[1]
-    r = value_range([p[1] for ps in pts for p in ps], integer)
-    if len(_RANGES) > 256:
-        _RANGES.clear()
-    _RANGES[key] = (pts, r)
-    return r
+    """`value_range` of every series' values (from each series' extent, cached as it grows)."""
+    lo = hi = None
+    for s in series:
+        ext = _extent_of(s)
+        if ext is not None:
+            lo = ext[0] if lo is None else min(lo, ext[0])
+            hi = ext[1] if hi is None else max(hi, ext[1])
+    return _value_range_between(lo, hi, integer)
+
+
+@lru_cache(maxsize=256)
+def _value_range_between(lo: float | None, hi: float | None, integer: bool) -> tuple[float, float]:
+    return value_range(() if lo is None else (lo, hi), integer)
 
 
 def value_range(values: Sequence[float], integer: bool = True) -> tuple[float, float]:
@@ -275,10 +326,13 @@ def value_range(values: Sequence[float], integer: bool = True) -> tuple[float, f
 
 def time_window(start: float, now: float, parts: int = 4) -> tuple[float, float]:
     """A time axis from `start` that reaches past `now` to a round value: it changes only
-    when `now` passes that value, so most frames share their axes."""
+    when `now` passes that value, so most frames share their axes. (The step of
+    `nice_ticks(0, span, parts)`, found without listing the ticks: this runs every frame.)"""
     span = max(now - start, 1.0)
-    ticks = nice_ticks(0.0, span, parts)
-    step = ticks[1] - ticks[0] if len(ticks) > 1 else span
+    raw = span / parts
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10, 20) if span / (m * mag) <= parts + 1)
+    step = round(step, 10) if step <= span + 1e-9 else span
     return start, start + math.ceil(span / step + 1e-9) * step
 
 

@@ -33,18 +33,22 @@ def esc(value: object) -> str:
 
 def num(value: float) -> str:
     """A coordinate, short: at most one decimal, no trailing ".0", never "-0"."""
-    r = round(value, 1)
-    i = int(r)
-    return str(i) if r == i else repr(r)
+    s = f"{value:.1f}"  # (formatted, not round(): this runs for every coordinate of every frame)
+    if s[-1] == "0":
+        s = s[:-2]
+        if s == "-0":
+            return "0"
+    return s
 
 
 def secs(value: float) -> str:
     """A duration in seconds for CSS (".35s", "-1.2s", "2s"): milliseconds precision, short."""
-    r = round(value, 3)
-    if r == 0:
-        return "0s"
-    s = f"{r:.3f}".rstrip("0").rstrip(".")
-    return (s[1:] if s.startswith("0.") else "-" + s[2:] if s.startswith("-0.") else s) + "s"
+    s = f"{value:.3f}".rstrip("0").rstrip(".")
+    if s[0] == "0":
+        return "." + s[2:] + "s" if len(s) > 1 else "0s"
+    if s.startswith("-0"):
+        return "-." + s[3:] + "s" if len(s) > 2 else "0s"
+    return s + "s"
 
 
 def legible_font(width: float) -> float:

@@ -61,23 +61,52 @@ def _ring(kind: str, start: float, deadline: float) -> Timer:
     return Timer(start, deadline, "heartbeat" if kind == "TIME-WAIT" else "election", kind)
 
 
+#: id(points) -> (the engine's points list, its Series): the engine hands the same list to
+#: every frame until it changes (the list is kept, so its id is not reused while cached).
 _SERIES: dict[int, tuple[list, Series]] = {}
+#: series name -> the last (points list, Series) of that name: a changed list is a longer one
+#: starting with the same points, so only the new points are converted.
+_GROWN: dict[str, tuple[list, Series]] = {}
 
 
 def _series(name: str, points: list) -> Series:
-    """A series entity as the chart takes it, converted once: the engine hands the same points
-    list to every frame until it changes."""
+    """A series entity as the chart takes it, converted once (and extended as it grows)."""
     hit = _SERIES.get(id(points))
     if hit is not None and hit[0] is points:
         return hit[1]
+    last = _GROWN.get(name)
+    n = len(last[0]) if last is not None else 0
+    if last is not None and n <= len(points) and points[:n] == last[0]:
+        s = Series(name, last[1].points + tuple((float(t), float(v)) for t, v in points[n:]))
+    else:
+        s = Series(name, tuple((float(t), float(v)) for t, v in points))
     if len(_SERIES) > 256:
         _SERIES.clear()
-    s = Series(name, tuple((float(t), float(v)) for t, v in points))
-    _SERIES[id(points)] = (points, s)
+        _GROWN.clear()
+    _SERIES[id(points)] = _GROWN[name] = (points, s)
     return s
 
 
+#: id(state) -> (a segment's state, its StageMessage), for segments on a direct link (one
+#: whose drawing does not depend on the time): the engine reuses an unchanged segment's state.
+_MESSAGES: dict[int, tuple[Any, StageMessage | None]] = {}
+
+
 def _message(e: Entity, now: float) -> StageMessage | None:
+    st = e.state
+    if st["via"]:
+        return _message_of(e, now)
+    hit = _MESSAGES.get(id(st))
+    if hit is not None and hit[0] is st:
+        return hit[1]
+    m = _message_of(e, now)
+    if len(_MESSAGES) > 1024:
+        _MESSAGES.clear()
+    _MESSAGES[id(st)] = (st, m)
+    return m
+
+
+def _message_of(e: Entity, now: float) -> StageMessage | None:
     st = e.state
     flags = tuple(st["flags"])
     label, shape, cls = _label(flags, st["seq"], st["ack"], st["len"])
@@ -116,31 +145,63 @@ def _message(e: Entity, now: float) -> StageMessage | None:
     return StageMessage(e.id, src, dst, start, end, label, shape, cls, drop, title)
 
 
-@lru_cache(maxsize=1024)
 def _endpoint_block(eid: str, state: str, una: int, nxt: int, rcv: int, cwnd: int, ssthresh: int, rwnd: int,
                     flight: int, rto: float, srtt: float | None, phase: str, peer_window: int, x: float, y: float,
                     w: float) -> str:
-    """One end of a connection: its name and state, then its variables (RFC 9293 names)."""
-    lines = [
-        (eid, "ep-name"),
-        (state, "ep-state"),
-        (f"UNA {una} NXT {nxt}", ""),
-        (f"RCV.NXT {rcv}", ""),
-        (f"rwnd {rwnd:,}", ""),
-        (f"cwnd {cwnd:,} ss {ssthresh:,}" if cwnd else "cwnd not set yet", ""),
-        (f"flight {flight:,} RTO {rto:g} s", ""),
-    ]
+    """One end of a connection: its name and state, then its variables (RFC 9293 names).
+    Built from cached pieces: from one frame to the next, one or two of its lines change."""
+    return "".join((
+        _endpoint_head(x, y, w, phase, srtt),
+        _endpoint_line(0, eid, w),
+        _endpoint_line(1, state, w),
+        _endpoint_line(2, f"UNA {una} NXT {nxt}", w),
+        _endpoint_line(3, f"RCV.NXT {rcv}", w),
+        _endpoint_line(4, f"rwnd {rwnd:,}", w),
+        _endpoint_line(5, f"cwnd {cwnd:,} ss {ssthresh:,}" if cwnd else "cwnd not set yet", w),
+        _endpoint_line(6, f"flight {flight:,} RTO {rto:g} s", w),
+        "</g>",
+    ))
+
+
+@lru_cache(maxsize=256)
+def _endpoint_head(x: float, y: float, w: float, phase: str, srtt: float | None) -> str:
     # The group's origin is the lines' left edge (8 in from the box's): the lines need no x.
     out = [f'<g class="tcp-ep" transform="translate({x + 8:.0f},{y:.0f})">',
            f'<rect class="ep-box" x="-8" width="{w:.0f}" height="{EP_LINES * LINE + 10}" rx="6"/>']
     if phase:  # what the lines do not say (a frame's bytes are budgeted)
         srtt_words = f"SRTT {srtt * 1000:.0f} ms" if srtt is not None else "no RTT sample yet"
         out.append(f"<title>{esc(phase)}; {esc(srtt_words)}</title>")
-    for i, (ln, cls) in enumerate(lines):
-        c = f' class="{cls}"' if cls else ""
-        out.append(f'<text y="{19 + i * LINE}"{c}>{esc(fit(ln, w - 14, FONT))}</text>')
-    out.append("</g>")
     return "".join(out)
+
+
+_EP_CLASS = (' class="ep-name"', ' class="ep-state"', "", "", "", "", "")
+
+
+@lru_cache(maxsize=2048)
+def _endpoint_line(i: int, line: str, w: float) -> str:
+    """Line `i` of an endpoint's box (the name, the state, then its variables)."""
+    return f'<text y="{19 + i * LINE}"{_EP_CLASS[i]}>{esc(fit(line, w - 14, FONT))}</text>'
+
+
+#: (id(state), x, y) -> (the endpoint entity's state, its block): the engine hands an
+#: unchanged endpoint's state object to the next frame, so its block is found without
+#: hashing its variables.
+_BLOCKS: dict[tuple, tuple[Any, str]] = {}
+
+
+_MARKERS: dict[int, tuple[Any, Marker]] = {}
+
+
+def _marker(st: Any) -> Marker:
+    """A loss mark as the chart takes it (once per state object: the engine reuses them)."""
+    hit = _MARKERS.get(id(st))
+    if hit is not None and hit[0] is st:
+        return hit[1]
+    m = Marker(st["t"], st["label"], "loss")
+    if len(_MARKERS) > 512:
+        _MARKERS.clear()
+    _MARKERS[id(st)] = (st, m)
+    return m
 
 
 def _endpoints(endpoints: list[Entity], y: float) -> tuple[str, float]:
@@ -152,9 +213,17 @@ def _endpoints(endpoints: list[Entity], y: float) -> tuple[str, float]:
         pair = [e for e in endpoints if e.state["flow"] == flow]
         for col, e in enumerate(pair[:2]):
             st = e.state
-            out.append(_endpoint_block(e.id, st["state"], st["snd_una"], st["snd_nxt"], st["rcv_nxt"], st["cwnd"],
-                                       st["ssthresh"], st["rwnd"], st["flight_size"], st["rto"], st["srtt"],
-                                       st["phase"], st["peer_window"], 6 + col * (w + 6), y + row * (h + 6), w))
+            x, yy = 6 + col * (w + 6), y + row * (h + 6)
+            key = (id(st), x, yy)
+            hit = _BLOCKS.get(key)
+            if hit is None or hit[0] is not st:
+                block = _endpoint_block(e.id, st["state"], st["snd_una"], st["snd_nxt"], st["rcv_nxt"], st["cwnd"],
+                                        st["ssthresh"], st["rwnd"], st["flight_size"], st["rto"], st["srtt"],
+                                        st["phase"], st["peer_window"], x, yy, w)
+                if len(_BLOCKS) > 512:
+                    _BLOCKS.clear()
+                hit = _BLOCKS[key] = (st, block)
+            out.append(hit[1])
     return "".join(out), len(flows) * (h + 6)
 
 
@@ -211,10 +280,23 @@ def layers_height() -> float:
     return 24 + (2 + 2 + 4 + 1) * LINE + 8 * 4 + 16
 
 
+#: id(state) -> (the packet entity's state, its key); see _layers_key.
+_LAYERS_KEYS: dict[int, tuple[Any, tuple]] = {}
+
+
 def _layers_key(e: Entity) -> tuple:
+    """The packet entity as a hashable key, computed once per state object (the engine hands
+    the same one to every frame while the inspected segment and its place are unchanged)."""
     st = e.state
+    hit = _LAYERS_KEYS.get(id(st))
+    if hit is not None and hit[0] is st:
+        return hit[1]
     layers = tuple((l["name"], l["header"], tuple((k, v) for k, v in l["fields"])) for l in st["layers"])
-    return (st["segment"], st["where"], st["chosen"], st["payload"], layers)
+    key = (st["segment"], st["where"], st["chosen"], st["payload"], layers)
+    if len(_LAYERS_KEYS) > 256:
+        _LAYERS_KEYS.clear()
+    _LAYERS_KEYS[id(st)] = (st, key)
+    return key
 
 
 _HAS_CAPTION = "caption" in Network._fields
@@ -265,16 +347,16 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         elif k == "series":
             series.append(_series(e.state["name"], e.state["points"]))
         elif k == "mark":
-            marks.append(Marker(e.state["t"], e.state["label"], "loss"))
+            marks.append(_marker(e.state))
         elif k == "packet":
             packet = e
         elif k == "router":
             router = e
     now = frame.time
     via = router is not None
-    hosts: dict[str, str] = {}
+    by_host: dict[str, list[dict]] = {}
     for e in endpoints:
-        hosts.setdefault(_host(e.id), e.state["state"])
+        by_host.setdefault(_host(e.id), []).append(e.state)
     order = ("A", "A2", "R", "B") if via else ("A", "B")
     names = {"A": "client", "A2": "client 2", "R": "router", "B": "server"}
     nodes = []
@@ -283,7 +365,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
             q = router.state if router else {"queue": 0, "limit": 0, "drops": 0}
             nodes.append(StageNode("R", "router", "plain", (f"queue {q['queue']}/{q['limit']}",), title=f"drops {q['drops']}"))
         else:
-            mine = [e.state for e in endpoints if _host(e.id) == h]
+            mine = by_host.get(h, ())
             states = [st["state"] for st in mine]
             t = next((st["timer"] for st in mine if st["timer"]), None)
             ring = _ring(t["kind"], t["start"], t["deadline"]) if t else None

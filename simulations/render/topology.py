@@ -177,10 +177,25 @@ def _circle_layout(order: tuple[str, ...], width: float, lines: int) -> _Layout:
     return _Layout(pos, dict(zip(order, sides)), (cx, cy), rx, ry, order, cy + bottom + 4)
 
 
+#: (id(positions), order, lines) -> (positions, layout), for positions that cannot change
+#: (a MappingProxyType, as the layouts keep them): found without converting them.
+_GIVEN: dict[tuple, tuple] = {}
+
+
 def _given_layout(order: tuple[str, ...], positions: Mapping[str, tuple[float, float]], lines: int) -> _Layout:
     """The layout of nodes at given positions, one per (order, positions, lines): cached, so
     that the parts cached per layout (the network, message paths) are reused frame to frame."""
-    return _given_layout_of(order, tuple((k, (float(v[0]), float(v[1]))) for k, v in positions.items()), lines)
+    frozen = isinstance(positions, MappingProxyType)
+    if frozen:
+        hit = _GIVEN.get((id(positions), order, lines))
+        if hit is not None and hit[0] is positions:
+            return hit[1]
+    layout = _given_layout_of(order, tuple((k, (float(v[0]), float(v[1]))) for k, v in positions.items()), lines)
+    if frozen:
+        if len(_GIVEN) > 64:
+            _GIVEN.clear()
+        _GIVEN[(id(positions), order, lines)] = (positions, layout)
+    return layout
 
 
 @lru_cache(maxsize=64)
@@ -247,12 +262,25 @@ def _class(name: str) -> str:
 def _timer_ring(timer: Timer, now: float, time_scale: float) -> str:
     """The ring, in its node's group (its colours are the stylesheet's; `timer.label` is left
     to the layout, which may put it in the node's title: a frame's bytes are budgeted)."""
-    dur, delay, frac = timing(now, timer.start, timer.deadline, time_scale)
+    head, mid = _timer_static(timer, time_scale)
+    span = timer.deadline - timer.start
+    if span <= 0:
+        frac, delay = 1.0, 0.0
+    else:
+        elapsed = min(max(now - timer.start, 0.0), span)
+        frac, delay = elapsed / span, -elapsed * time_scale
+    return f'{head}{num(100 * frac)}{mid}{secs(delay)}"/></g>'
+
+
+@lru_cache(maxsize=512)
+def _timer_static(timer: Timer, time_scale: float) -> tuple[str, str]:
+    """A timer ring's markup around what changes per frame (its emptied part and delay)."""
+    dur = timing(timer.start, timer.start, timer.deadline, time_scale)[0]
     return (
         f'<g class="topo-timer {_class(timer.kind)}">'
         f'<circle r="{NODE_R + 10}"/>'  # the track: its stroke is the group's
-        f'<circle class="timer-ring" r="{NODE_R + 10}" pathLength="100" stroke-dashoffset="{num(100 * frac)}" '
-        f'style="--d:{secs(dur)};--t:{secs(delay)}"/></g>'
+        f'<circle class="timer-ring" r="{NODE_R + 10}" pathLength="100" stroke-dashoffset="',
+        f'" style="--d:{secs(dur)};--t:',
     )
 
 
@@ -308,30 +336,43 @@ def message_path(a: tuple[float, float], b: tuple[float, float], width: float = 
 
 
 def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_scale: float) -> str:
+    """A message at `now`: its static parts are cached (`_message_static`); only its place
+    and its animation's delay are formatted per frame."""
+    static = _message_static(m, layout, across, time_scale)
+    if static is None:
+        return ""
+    head, x0, y0, dx, dy, mid, tail = static
+    span = m.deliver_at - m.sent_at
+    if span > 0:
+        elapsed = min(max(now - m.sent_at, 0.0), span)
+        frac = elapsed / span
+        # A message that leaves later (queued behind others on its sender's link) waits at its start.
+        delay = (m.sent_at - now if now < m.sent_at else -elapsed) * time_scale
+    else:
+        frac, delay = 1.0, 0.0
+    return f"{head}{num(x0 + dx * frac)},{num(y0 + dy * frac)}{mid}{secs(delay)}{tail}"
+
+
+@lru_cache(maxsize=1024)
+def _message_static(m: StageMessage, layout: _Layout, across: bool, time_scale: float) -> tuple | None:
+    """What a message's drawing keeps while it is in flight: the group's opening up to its
+    place, its path and duration, and its inside (None: an end is not on the stage)."""
     cls, inside, width = _message_parts(m.kind, m.label, m.shape, m.drop, m.title)
     key = (m.src, m.dst, m.drop, width)
     path = layout.paths.get(key)
     if path is None:
         pos = layout.pos
         if m.src not in pos or m.dst not in pos:
-            return ""
+            return None
         x0, y0, x1, y1 = message_path(pos[m.src], pos[m.dst], width)
         if m.drop:
             x1, y1 = x0 + (x1 - x0) * DROP_AT, y0 + (y1 - y0) * DROP_AT
         path = layout.paths[key] = (x0, y0, x1, y1, f"--x0:{num(x0)};--y0:{num(y0)};--x1:{num(x1)};--y1:{num(y1)}")
     x0, y0, x1, y1, where = path
     span = m.deliver_at - m.sent_at
-    if span > 0:
-        elapsed = min(max(now - m.sent_at, 0.0), span)
-        frac = elapsed / span
-        # A message that leaves later (queued behind others on its sender's link) waits at its start.
-        dur, delay = span * time_scale, (m.sent_at - now if now < m.sent_at else -elapsed) * time_scale
-    else:
-        frac, dur, delay = 1.0, 0.0, 0.0
-    return (
-        f'<g class="{cls}{" across-cut" if across else ""}" transform="translate({num(x0 + (x1 - x0) * frac)},{num(y0 + (y1 - y0) * frac)})" '
-        f'style="{where};--d:{secs(dur)};--t:{secs(delay)}">{inside}</g>'
-    )
+    dur = span * time_scale if span > 0 else 0.0
+    head = f'<g class="{cls}{" across-cut" if across else ""}" transform="translate('
+    return head, x0, y0, x1 - x0, y1 - y0, f')" style="{where};--d:{secs(dur)};--t:', f'">{inside}</g>'
 
 
 @lru_cache(maxsize=256)

@@ -12,6 +12,7 @@ units (12 px at phone width), and the same height on every frame.
 from __future__ import annotations
 
 from functools import lru_cache
+from types import MappingProxyType
 from html import escape
 from typing import Any
 
@@ -30,7 +31,7 @@ PER_ROW = 8
 ROWS = 3
 CELL_W = (WIDTH - 16) / PER_ROW
 CELL_H = 44
-POSITIONS = {"client": (72.0, 70.0), "server": (WIDTH - 72.0, 70.0)}
+POSITIONS = MappingProxyType({"client": (72.0, 70.0), "server": (WIDTH - 72.0, 70.0)})
 MONO_W = 0.6 * FONT
 MAX_CHARS = int((WIDTH - 16) / MONO_W)
 
