@@ -72,6 +72,21 @@ class PanelReader:
         node = msg.el(f"{self.prefix}-stage")
         return node.text + " " + node.attrs.get("aria-label", "") if node else ""
 
+    async def refused(self, comm, fields: dict, says: str) -> Message:
+        """Send an action that is impossible now: its error says `says`, and the run (its
+        permalink) and the stage are as they were. The message with the error."""
+        await comm.send_to(text_data='{"cmd": "state"}')
+        before = await receive(comm)
+        msg = await act(comm, **fields)
+        assert says in self.error(msg), self.error(msg)
+        await comm.send_to(text_data='{"cmd": "state"}')
+        after = await receive(comm)
+        link = f"{self.prefix}-permalink"
+        assert after.el(link).attrs["href"] == before.el(link).attrs["href"], "the run is the same"
+        stage = f"{self.prefix}-stage"
+        assert after.raw(stage) == before.raw(stage), "the stage is drawn the same"
+        return msg
+
     def metric(self, msg: Message, name: str) -> str:
         for row in msg.el(f"{self.prefix}-metrics").find_all("div"):
             dt = row.find_all("dt")

@@ -176,13 +176,7 @@ async def test_close_sends_the_fin_after_the_data():
 )
 async def test_an_impossible_action_is_an_error_and_changes_nothing(fields, says):
     comm = await socket_at()
-    await comm.send_to(text_data='{"cmd": "state"}')
-    before = await receive(comm)
-    msg = await act(comm, **fields)
-    assert says in error(msg), error(msg)
-    await comm.send_to(text_data='{"cmd": "state"}')
-    after = await receive(comm)
-    assert after.el(f"{P}-permalink").attrs["href"] == before.el(f"{P}-permalink").attrs["href"], "the run is the same"
+    await _panel.refused(comm, fields, says)
     await comm.disconnect()
 
 
@@ -201,13 +195,7 @@ async def test_an_action_made_impossible_by_the_one_before_is_refused(first, aga
     comm = await socket_at()
     msg = await act(comm, **first)
     assert error(msg) == ""
-    await comm.send_to(text_data='{"cmd": "state"}')
-    before = await receive(comm)
-    msg = await act(comm, **again)
-    assert says in error(msg), error(msg)
-    await comm.send_to(text_data='{"cmd": "state"}')
-    after = await receive(comm)
-    assert after.el(f"{P}-permalink").attrs["href"] == before.el(f"{P}-permalink").attrs["href"]
+    await _panel.refused(comm, again, says)
     await comm.disconnect()
 
 

@@ -130,16 +130,6 @@ async def test_a_typed_message_reaches_the_other_side():
     await comm.disconnect()
 
 
-async def _refused(comm, fields, says):
-    await comm.send_to(text_data='{"cmd": "state"}')
-    before = await receive(comm)
-    msg = await act(comm, **fields)
-    assert says in error(msg), error(msg)
-    await comm.send_to(text_data='{"cmd": "state"}')
-    after = await receive(comm)
-    assert after.el(f"{P}-permalink").attrs["href"] == before.el(f"{P}-permalink").attrs["href"], "the run is the same"
-
-
 @pytest.mark.parametrize(
     ("at", "fields", "says"),
     [
@@ -156,7 +146,7 @@ async def _refused(comm, fields, says):
 )
 async def test_an_impossible_action_is_an_error_and_changes_nothing(at, fields, says):
     comm = await socket_at(step=at)
-    await _refused(comm, fields, says)
+    await _panel.refused(comm, fields, says)
     await comm.disconnect()
 
 
@@ -178,7 +168,7 @@ async def test_an_action_made_impossible_by_the_one_before_is_refused(at, first,
     comm = await socket_at(step=at)
     msg = await act(comm, **first)
     assert error(msg) == "", error(msg)
-    await _refused(comm, again, says)
+    await _panel.refused(comm, again, says)
     await comm.disconnect()
 
 
@@ -189,6 +179,6 @@ async def test_no_message_may_interleave_with_a_fragmented_one():
     assert error(msg) == ""
     after = await step(comm)
     assert "so it goes as 4 frames: this first one has FIN 0 (§5.4)" in narration(after)
-    await _refused(comm, {"type": "send", "side": "client", "text": "cut in"},
+    await _panel.refused(comm, {"type": "send", "side": "client", "text": "cut in"},
                    "the client is still sending the fragments of a message (§5.4: no interleaving)")
     await comm.disconnect()
