@@ -14,6 +14,7 @@ Units: every stage is laid out in viewBox units. A stage that is scaled down to 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from html import escape
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -196,8 +197,12 @@ def svg_root(dom_id: str, width: float, height: float, body: str | Iterable[str]
     """The one top-level <svg> of a stage, carrying its id (htmx swaps it by id). `font=None`
     leaves the font family to the stylesheet (a .msg-stage has it)."""
     inner = body if isinstance(body, str) else "".join(body)
-    return (
-        f'<svg id="{esc(dom_id)}"{_opt("class", cls)} xmlns="{SVG_NS}" viewBox="0 0 {num(width)} {num(height)}"'
-        f' role="img"{_opt("aria-label", esc(label) if label else None)}{_opt("style", style)}'
-        f'{_opt("font-family", font)}>{inner}</svg>'
-    )
+    head, tail = _root_parts(dom_id, width, height, cls, style, font)
+    return f'{head}{_opt("aria-label", esc(label) if label else None)}{tail}{inner}</svg>'
+
+
+@lru_cache(maxsize=256)
+def _root_parts(dom_id: str, width: float, height: float, cls: str, style: str, font: str | None) -> tuple[str, str]:
+    """The root's opening around its accessible name (the one part that changes per frame)."""
+    return (f'<svg id="{esc(dom_id)}"{_opt("class", cls)} xmlns="{SVG_NS}" viewBox="0 0 {num(width)} {num(height)}"'
+            f' role="img"', f'{_opt("style", style)}{_opt("font-family", font)}>')

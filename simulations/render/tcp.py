@@ -276,6 +276,22 @@ def _layers_box(key: tuple, y: float) -> str:
     return "".join(out)
 
 
+_BOXES: dict[tuple, tuple[Any, str]] = {}
+
+
+def _packet_box(packet: Entity, y: float) -> str:
+    """The layers box of the packet entity (found by its state's identity: see _layers_key)."""
+    st = packet.state
+    hit = _BOXES.get((id(st), y))
+    if hit is not None and hit[0] is st:
+        return hit[1]
+    box = _layers_box(_layers_key(packet), y)
+    if len(_BOXES) > 256:
+        _BOXES.clear()
+    _BOXES[(id(st), y)] = (st, box)
+    return box
+
+
 def layers_height() -> float:
     return 24 + (2 + 2 + 4 + 1) * LINE + 8 * 4 + 16
 
@@ -332,6 +348,35 @@ def _summary(frame: Frame, endpoints: list[Entity], n: int) -> str:
     return f"{_ms(frame.time)}: {ends}; {n} segment{'s' if n != 1 else ''} on the wire{drawn}"
 
 
+@lru_cache(maxsize=256)
+def _router_node(queue: int, limit: int, drops: int) -> StageNode:
+    return StageNode("R", "router", "plain", (f"queue {queue}/{limit}",), title=f"drops {drops}")
+
+
+_NAMES = MappingProxyType({"A": "client", "A2": "client 2", "R": "router", "B": "server"})
+#: (host, ids of its endpoints' states) -> (the states, its StageNode): see _BLOCKS.
+_HOSTS: dict[tuple, tuple[tuple, StageNode]] = {}
+
+
+def _host_node(h: str, mine: tuple[dict, ...]) -> StageNode:
+    """A host as a node: its connections' first state under its name, a double ring once one
+    is established, and the first running timer as a ring (once per set of state objects)."""
+    key = (h, tuple(map(id, mine)))
+    hit = _HOSTS.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], mine)):
+        return hit[1]
+    states = [st["state"] for st in mine]
+    t = next((st["timer"] for st in mine if st["timer"]), None)
+    ring = _ring(t["kind"], t["start"], t["deadline"]) if t else None
+    title = f"{t['kind']} timer running" if t else ""  # stable text: the node's drawing is cached
+    node = StageNode(h, _NAMES[h], "double" if "ESTABLISHED" in states else "plain", (" ".join(states[:1]),),
+                     False, ring, title)
+    if len(_HOSTS) > 512:
+        _HOSTS.clear()
+    _HOSTS[key] = (mine, node)
+    return node
+
+
 def render_stage(frame: Frame, dom_id: str) -> str:
     endpoints: list[Entity] = []
     segs: list[Entity] = []
@@ -357,21 +402,13 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     by_host: dict[str, list[dict]] = {}
     for e in endpoints:
         by_host.setdefault(_host(e.id), []).append(e.state)
-    order = ("A", "A2", "R", "B") if via else ("A", "B")
-    names = {"A": "client", "A2": "client 2", "R": "router", "B": "server"}
     nodes = []
-    for h in order:
+    for h in (("A", "A2", "R", "B") if via else ("A", "B")):
         if h == "R":
             q = router.state if router else {"queue": 0, "limit": 0, "drops": 0}
-            nodes.append(StageNode("R", "router", "plain", (f"queue {q['queue']}/{q['limit']}",), title=f"drops {q['drops']}"))
+            nodes.append(_router_node(q["queue"], q["limit"], q["drops"]))
         else:
-            mine = by_host.get(h, ())
-            states = [st["state"] for st in mine]
-            t = next((st["timer"] for st in mine if st["timer"]), None)
-            ring = _ring(t["kind"], t["start"], t["deadline"]) if t else None
-            title = f"{t['kind']} timer running" if t else ""  # stable text: the node's drawing is cached
-            nodes.append(StageNode(h, names[h], "double" if "ESTABLISHED" in states else "plain", (" ".join(states[:1]),),
-                                   False, ring, title))
+            nodes.append(_host_node(h, tuple(by_host.get(h, ()))))
     messages = [m for e in _drawn(segs) if (m := _message(e, now)) is not None]
     links = (("A", "R"), ("A2", "R"), ("R", "B")) if via else (("A", "B"),)
     net = Network(links=links, caption=_caption(endpoints, router)) if _HAS_CAPTION else Network(links=links)
@@ -383,7 +420,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     parts.append(ep)
     y += ep_h + GAP
     if packet is not None:
-        parts.append(_layers_box(_layers_key(packet), y))
+        parts.append(_packet_box(packet, y))
     else:
         parts.append(f'<g class="tcp-layers" transform="translate(0,{y:.0f})"><text x="8" y="16" class="layers-title">'
                      "No segment sent yet: the layers of the next one show here.</text></g>")

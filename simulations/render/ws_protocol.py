@@ -74,6 +74,22 @@ _SHAPE = {"text": "square", "binary": "square", "continuation": "square", "ping"
           "close": "circle"}
 
 
+#: id(state) -> (a frame or http entity's state, its StageMessage): the engine hands an
+#: unchanged entity's state to the next frame.
+_MSGS: dict[int, tuple[Any, StageMessage]] = {}
+
+
+def _msg(eid: str, st: dict[str, Any], make) -> StageMessage:
+    hit = _MSGS.get(id(st))
+    if hit is not None and hit[0] is st:
+        return hit[1]
+    m = make(eid, st)
+    if len(_MSGS) > 1024:
+        _MSGS.clear()
+    _MSGS[id(st)] = (st, m)
+    return m
+
+
 def _frame_msg(eid: str, st: dict[str, Any]) -> StageMessage:
     name = st["opcode_name"]
     label = _OPCODE_LABEL[name]
@@ -147,14 +163,6 @@ def _handshake_box(y: float, key: str, accept: str | None, expected: str, req: t
     return "".join(out)
 
 
-def _fields(raw: bytes, masked: bool) -> list[str]:
-    """The field each byte of a frame belongs to (§5.2)."""
-    n7 = raw[1] & 0x7F if len(raw) > 1 else 0
-    ext = 2 if n7 == 126 else 8 if n7 == 127 else 0
-    out = ["head", "len"] + ["ext"] * ext + (["key"] * 4 if masked else [])
-    return (out + ["data"] * max(0, len(raw) - len(out)))[: len(raw)]
-
-
 def _cell_x(i: int) -> float:
     return 8 + (i % PER_ROW) * CELL_W
 
@@ -167,6 +175,37 @@ GRID_TOP = 28
 LEGEND_Y = GRID_TOP + ROWS * CELL_H + 14
 
 
+@lru_cache(maxsize=64)
+def _grid(n: int, ext: int, masked: bool) -> tuple[str, int, tuple[tuple[int, int, str, str, tuple[int, ...], str, str], ...]]:
+    """What the byte grid of a frame of `n` bytes (at most a grid's worth) draws whatever its
+    bytes: the field blocks, the number of header bytes, and per row (first byte, end,
+    the hex digits' opening, its closing, the payload bytes' indices, the unmasked
+    characters' opening, its closing)."""
+    fields = (["head", "len"] + ["ext"] * ext + (["key"] * 4 if masked else []) + ["data"] * n)[:n]
+    head_len = len(fields) - fields.count("data")
+    # One block per run of bytes of one field within a row: the field reads as one shape.
+    paths: dict[str, list[str]] = {}
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and fields[j + 1] == fields[i] and (j + 1) % PER_ROW:
+            j += 1
+        w = (j - i + 1) * CELL_W - 3
+        paths.setdefault(fields[i], []).append(
+            f"M{num(_cell_x(i) + 1.5)},{GRID_TOP + (i // PER_ROW) * CELL_H}h{num(w)}v{CELL_H - 4}h-{num(w)}z")
+        i = j + 1
+    blocks = "".join(f'<path class="{FIELDS[f]}" d="{"".join(ds)}"/>' for f, ds in paths.items())
+    rows = []
+    for r in range(0, n, PER_ROW):
+        end = min(n, r + PER_ROW)
+        data = tuple(k for k in range(r, end) if fields[k] == "data")
+        rows.append((r, end, f'<text class="ws-hex" x="{" ".join(_HEX_X[r:end])}" y="{GRID_TOP + (r // PER_ROW) * CELL_H + 18}">',
+                     "</text>", data,
+                     f'<text class="ws-plain" x="{" ".join(_MID_X[k] for k in data)}" '
+                     f'y="{GRID_TOP + (r // PER_ROW) * CELL_H + 36}">', "</text>"))
+    return blocks, head_len, tuple(rows)
+
+
 @lru_cache(maxsize=256)
 def _byte_box(y: float, hexbytes: str, masked: bool, key: str | None, opcode: int, opname: str,
               payload_length: int, payload: str, is_text: bool, direction: str, status: str,
@@ -175,45 +214,31 @@ def _byte_box(y: float, hexbytes: str, masked: bool, key: str | None, opcode: in
     extended length, masking key, payload), the hex of every byte, the unmasked character
     under each payload byte, and three lines that spell the fields out."""
     raw = bytes.fromhex(hexbytes)
-    fields = _fields(raw, masked)
-    head_len = len(fields) - fields.count("data")
-    body = raw[head_len:]
-    plain = bytes(b ^ bytes.fromhex(key)[i % 4] for i, b in enumerate(body[: PER_ROW * ROWS])) if masked and key else body
-    src, _, dst = direction.partition("_to_")
-    out = [f'<g class="ws-box ws-bytes" transform="translate(0,{num(y)})" font-size="{FONT}">',
-           f'<rect class="ws-box-bg" width="{WIDTH}" height="{BOX_H}" rx="6"/>']
-    title = f"{src} \u2192 {dst}: {opname} frame, {len(raw)} bytes" + (" (lost)" if status == "lost" else "")
-    out.append(f'<text class="ws-box-title" x="8" y="18" font-weight="600">{escape(fit(title, WIDTH - 16))}</text>')
+    n7 = raw[1] & 0x7F if len(raw) > 1 else 0
     shown = min(len(raw), PER_ROW * ROWS)
-    # One block per run of bytes of one field within a row: the field reads as one shape.
-    paths: dict[str, list[str]] = {}
-    i = 0
-    while i < shown:
-        j = i
-        while j + 1 < shown and fields[j + 1] == fields[i] and (j + 1) % PER_ROW:
-            j += 1
-        w = (j - i + 1) * CELL_W - 3
-        paths.setdefault(fields[i], []).append(
-            f"M{num(_cell_x(i) + 1.5)},{GRID_TOP + (i // PER_ROW) * CELL_H}h{num(w)}v{CELL_H - 4}h-{num(w)}z")
-        i = j + 1
-    for f, ds in paths.items():
-        out.append(f'<path class="{FIELDS[f]}" d="{"".join(ds)}"/>')
-    # Hex digits, one <text> per row with each character placed; under payload bytes the unmasked character.
-    out.append(f'<g class="ws-grid" font-family="{MONO}" text-anchor="middle">')
-    for r in range(0, shown, PER_ROW):
-        end = min(shown, r + PER_ROW)
-        xs = " ".join(_HEX_X[r:end])
-        out.append(f'<text class="ws-hex" x="{xs}" y="{GRID_TOP + (r // PER_ROW) * CELL_H + 18}">{raw[r:end].hex()}</text>')
-        data = [k for k in range(r, end) if fields[k] == "data"]
+    blocks, head_len, rows = _grid(shown, 2 if n7 == 126 else 8 if n7 == 127 else 0, masked)
+    body = raw[head_len:shown]
+    if masked and key:
+        k4 = bytes.fromhex(key)
+        plain = bytes(b ^ k4[i % 4] for i, b in enumerate(body))
+    else:
+        plain = body
+    src, _, dst = direction.partition("_to_")
+    title = f"{src} \u2192 {dst}: {opname} frame, {len(raw)} bytes" + (" (lost)" if status == "lost" else "")
+    out = [f'<g class="ws-box ws-bytes" transform="translate(0,{num(y)})" font-size="{FONT}">'
+           f'<rect class="ws-box-bg" width="{WIDTH}" height="{BOX_H}" rx="6"/>'
+           f'<text class="ws-box-title" x="8" y="18" font-weight="600">{escape(fit(title, WIDTH - 16))}</text>',
+           blocks,
+           # Hex digits, one <text> per row with each character placed; under payload bytes the unmasked character.
+           f'<g class="ws-grid" font-family="{MONO}" text-anchor="middle">']
+    for r, end, hex_open, hex_close, data, plain_open, plain_close in rows:
+        out.append(f"{hex_open}{raw[r:end].hex()}{hex_close}")
         if data:
-            chars = "".join(chr(plain[k - head_len]) if is_text and 32 <= plain[k - head_len] < 127 else "\u00b7"
-                            for k in data)
-            out.append(f'<text class="ws-plain" x="{" ".join(_MID_X[k] for k in data)}" '
-                       f'y="{GRID_TOP + (r // PER_ROW) * CELL_H + 36}">{escape(chars)}</text>')
+            chars = "".join(chr(c) if is_text and 32 <= c < 127 else "\u00b7" for c in plain[data[0] - head_len:data[-1] + 1 - head_len])
+            out.append(f"{plain_open}{escape(chars)}{plain_close}")
     out.append("</g>")
     more = f" \u2026 +{len(raw) - shown} bytes" if len(raw) > shown else ""
     b0, b1 = raw[0], raw[1]
-    n7 = b1 & 0x7F
     length = f"{n7}" if n7 <= 125 else f"{n7}: {'16' if n7 == 126 else '64'}-bit {payload_length}"
     line1 = f"{b0:02x} = FIN {b0 >> 7}, RSV {(b0 >> 4) & 7:03b}, opcode {opcode:x} {opname}"
     line2 = f"{b1:02x} = MASK {b1 >> 7}, length {length}" + (f"; key {key}" if key else "")
@@ -290,6 +315,21 @@ def _series_of(st: Any) -> Series:
     return series
 
 
+_DELAYS: dict[int, tuple[Series, tuple[str, tuple[float, ...]]]] = {}
+
+
+def _delays_of(s: Series) -> tuple[str, tuple[float, ...]]:
+    """A delay series as the bars take it: its name and its values (once per Series)."""
+    hit = _DELAYS.get(id(s))
+    if hit is not None and hit[0] is s:
+        return hit[1]
+    row = (s.name, tuple(v for _, v in s.points))
+    if len(_DELAYS) > 512:
+        _DELAYS.clear()
+    _DELAYS[id(s)] = (s, row)
+    return row
+
+
 def render_stage(frame: Frame, dom_id: str) -> str:
     peers: list[StageNode] = []
     msgs: list[StageMessage] = []
@@ -309,9 +349,9 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         elif k == "frame":
             frames.append(st)
             if st["status"] != "arrived":
-                msgs.append(_frame_msg(e.id, st))  # type: ignore[arg-type]
+                msgs.append(_msg(e.id, st, _frame_msg))  # type: ignore[arg-type]
         elif k == "http":
-            msgs.append(_http_msg(e.id, st))  # type: ignore[arg-type]
+            msgs.append(_msg(e.id, st, _http_msg))  # type: ignore[arg-type]
         elif k == "handshake":
             hs = st  # type: ignore[assignment]
         elif k == "link":
@@ -340,7 +380,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     chart, h = _bytes_chart(tuple(bytes_series), y, t_range)
     parts.append(chart)
     y += h + GAP
-    bars, h = _delay_bars(y, tuple((s.name, tuple(v for _, v in s.points)) for s in delay_series))
+    bars, h = _delay_bars(y, tuple(_delays_of(s) for s in delay_series))
     parts.append(bars)
     y += h
     states = ", ".join(f"{p.id} {p.role}" for p in peers)

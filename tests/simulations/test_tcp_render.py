@@ -71,7 +71,7 @@ def _forget_drawings() -> None:
             if isinstance(value, functools._lru_cache_wrapper):
                 value.cache_clear()
             elif isinstance(value, dict) and name in ("_SERIES", "_GROWN", "_BLOCKS", "_LAYERS_KEYS", "_MESSAGES",
-                                                      "_MARKERS", "_LINES", "_RANGES", "_GIVEN"):
+                                                      "_MARKERS", "_LINES", "_RANGES", "_GIVEN", "_HOSTS", "_BOXES"):
                 value.clear()
 
 
