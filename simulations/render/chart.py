@@ -102,6 +102,15 @@ def render_chart(
     `colours=False` leaves the colours out of the markup, for a stage whose stylesheet
     colours every part of the chart (a .msg-stage: simulations.css, "Time-series chart");
     the dashes, widths and shapes stay."""
+    key = None
+    if t_range:  # the same series, markers and window as a frame before: only the ends of the lines move
+        key = (tuple(map(id, series)), tuple(map(id, markers)), x, y, width, height, t_range, v_range, caption, t_unit,
+               integer, legend, colours)
+        hit = _CHARTS.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], series)) and all(a is b for a, b in zip(hit[1], markers)):
+            drawn = _redraw(hit[2], series, now)
+            if drawn is not None:
+                return drawn, height
     left, top, right, bottom = plot_box(width, height, caption=bool(caption), legend=legend)
     t0, t1 = t_range if t_range else _extent([p[0] for s in series for p in s.points], (0.0, 1.0))
     if t1 <= t0:
@@ -115,6 +124,7 @@ def render_chart(
 
     if markers:
         out.append(_markers(tuple(markers), t0, t1, left, top, bottom, sx, t_unit, colours))
+    lines: list[tuple] = []  # per series drawn: (its element up to its end, last x, step, closing, points cut at)
 
     # The lines (each series' points up to `end` drawn once per window and scale: cached).
     # A path in tenths of a unit: an absolute start, then relative steps ("h4.8v-.8").
@@ -122,14 +132,43 @@ def render_chart(
     for i, s in enumerate(series):
         k = i % len(COLOURS)
         body, last_x, last_y = _line_of(s.name, s.points, end, s.step, t0, v0, left, bottom, sx, sy)
+        cut = bisect_right(s.points, (end, math.inf))
         if not body:
+            lines.append(("", 0, False, "", cut))
             continue
-        if s.step and end_x != last_x:
-            body += f"h{_tenths(end_x - last_x)}"  # the last value holds until now
         head, tail = _line_element(k, s.name, colours)
-        out.append(f"{head}{body}{tail}")
+        lines.append((head + body, last_x, s.step, tail, cut))
+    static = ("".join(out), tuple(lines), t0, t1, left, sx)
+    if key is not None:
+        if len(_CHARTS) > 128:
+            _CHARTS.clear()
+        _CHARTS[key] = (tuple(series), tuple(markers), static)
+    return _redraw(static, series, now) or "", height
+
+
+#: (ids of the series and markers, the chart's arguments) -> (series, markers, what `_redraw` takes).
+_CHARTS: dict[tuple, tuple] = {}
+
+
+def _redraw(static: tuple, series: Sequence[Series], now: float | None) -> str | None:
+    """The chart from its drawing up to each line's last point, the step lines held until
+    `now`; None when `now` moves a point in or out of what was drawn."""
+    chrome, lines, t0, t1, left, sx = static
+    end = t1 if now is None else min(max(now, t0), t1)
+    end_x = _to_tenths(left + (end - t0) * sx)
+    out = [chrome]
+    for (element, last_x, step, tail, cut), s in zip(lines, series):
+        points = s.points
+        if (cut < len(points) and points[cut][0] <= end) or (cut and points[cut - 1][0] > end):
+            return None  # (a point is now in, or out: seen at another time)
+        if not element:
+            continue
+        if step and end_x != last_x:
+            out.append(f"{element}h{_tenths(end_x - last_x)}{tail}")  # the last value holds until now
+        else:
+            out.append(f"{element}{tail}")
     out.append("</g>")
-    return "".join(out), height
+    return "".join(out)
 
 
 @lru_cache(maxsize=256)

@@ -266,14 +266,25 @@ def _layers_box(key: tuple, y: float) -> str:
         w = WIDTH - 12 - 2 * inset
         top = tops[i] - 2
         bottom = inner_bottom + (len(heads) - 1 - i) * 5
-        boxes.append(f'<rect class="layer-box layer-{i}" x="{x0:.0f}" y="{top:.0f}" width="{w:.0f}" '
-                     f'height="{bottom - top:.0f}" rx="5"/>')
+        boxes.append(_layer_rect(i, x0, top, w, bottom - top))
         for k, ln in enumerate(h):
-            cls = ' class="layer-head"' if k == 0 else ""
-            boxes.append(f'<text x="{x0 + 8:.0f}" y="{tops[i] + 14 + k * LINE:.0f}"{cls}>{esc(fit(ln, w - 14, FONT))}</text>')
+            boxes.append(_layer_line(x0 + 8, tops[i] + 14 + k * LINE, k == 0, ln, w))
     out.extend(boxes)
     out.append("</g>")
     return "".join(out)
+
+
+@lru_cache(maxsize=64)
+def _layer_rect(i: int, x0: float, top: float, w: float, h: float) -> str:
+    return f'<rect class="layer-box layer-{i}" x="{x0:.0f}" y="{top:.0f}" width="{w:.0f}" height="{h:.0f}" rx="5"/>'
+
+
+@lru_cache(maxsize=2048)
+def _layer_line(x: float, y: float, head: bool, line: str, w: float) -> str:
+    """One line of a layer's box (its first, the layer's name and size, in the head's weight);
+    most repeat from one inspected segment to the next."""
+    cls = ' class="layer-head"' if head else ""
+    return f'<text x="{x:.0f}" y="{y:.0f}"{cls}>{esc(fit(line, w - 14, FONT))}</text>'
 
 
 _BOXES: dict[tuple, tuple[Any, str]] = {}

@@ -441,3 +441,22 @@ def test_the_raft_engines_own_frames_render():
             assert len(find_all(root, "trow")) == len(nodes), preset.slug
             assert len(find_all(root, "topo-msg")) == sum(1 for e in f.entities if e.kind == "message"), preset.slug
         assert len(boxes) == 1, (preset.slug, boxes)
+
+
+def test_a_chart_redrawn_at_another_time_equals_a_fresh_one():
+    """The chart keeps its drawing per series and window and moves only the lines' ends: at
+    any time, earlier or later, with points coming into or out of view, it draws what a
+    fresh chart draws."""
+    from simulations.render import chart
+
+    series = (Series("a", ((0.0, 1.0), (10.0, 3.0), (20.0, 2.0), (30.0, 5.0))),
+              Series("b", ((5.0, 2.0), (25.0, 4.0)), step=False))
+    kw = dict(width=432, height=160, t_range=(0.0, 40.0), caption="c")
+    seen = {}
+    for now in (12.0, 22.0, 35.0, 8.0, 26.0, 26.5, 40.0, 1.0):
+        seen[now] = render_chart(series, now=now, **kw)[0]
+    chart._CHARTS.clear()
+    chart._LINES.clear()
+    for now, svg in seen.items():
+        chart._CHARTS.clear()
+        assert render_chart(series, now=now, **kw)[0] == svg, now
