@@ -269,7 +269,7 @@ def _timer_ring(timer: Timer, now: float, time_scale: float) -> str:
     else:
         elapsed = min(max(now - timer.start, 0.0), span)
         frac, delay = elapsed / span, -elapsed * time_scale
-    return f'{head}{num(100 * frac)}{mid}{secs(delay)}"/></g>'
+    return f'{head}{num(100 * frac)}{mid}{_delay(delay)}"/></g>'
 
 
 @lru_cache(maxsize=512)
@@ -350,7 +350,17 @@ def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_sc
         delay = (m.sent_at - now if now < m.sent_at else -elapsed) * time_scale
     else:
         frac, delay = 1.0, 0.0
-    return f"{head}{num(x0 + dx * frac)},{num(y0 + dy * frac)}{mid}{secs(delay)}{tail}"
+    return f"{head}{num(x0 + dx * frac)},{num(y0 + dy * frac)}{mid}{_delay(delay)}{tail}"
+
+
+def _delay(value: float) -> str:
+    """`secs(value)` for an animation's delay, which is zero or negative but for a message
+    queued behind others (the common cases first: this runs per message and timer per frame)."""
+    if value < 0:
+        s = f"{value:.3f}".rstrip("0")
+        if s.startswith("-0."):
+            return "-." + s[3:] + "s" if len(s) > 3 else "0s"
+    return secs(value)
 
 
 @lru_cache(maxsize=1024)
