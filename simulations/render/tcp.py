@@ -204,7 +204,22 @@ def _marker(st: Any) -> Marker:
     return m
 
 
+#: The last endpoints part: (their states, y, (markup, height)); most frames change no endpoint.
+_LAST_ENDPOINTS: list = [(), None, None, None]
+
+
 def _endpoints(endpoints: list[Entity], y: float) -> tuple[str, float]:
+    states = tuple(e.state for e in endpoints)
+    last = _LAST_ENDPOINTS
+    if (last[1] == y and len(last[0]) == len(states) and all(a is b for a, b in zip(last[0], states))
+            and last[3] == [e.id for e in endpoints]):
+        return last[2]
+    drawn = _endpoints_of(endpoints, y)
+    last[:] = [states, y, drawn, [e.id for e in endpoints]]
+    return drawn
+
+
+def _endpoints_of(endpoints: list[Entity], y: float) -> tuple[str, float]:
     w = (WIDTH - 3 * 6) / 2
     out = []
     flows = sorted({e.state["flow"] for e in endpoints})

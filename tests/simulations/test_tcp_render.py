@@ -73,6 +73,7 @@ def _forget_drawings() -> None:
             elif isinstance(value, dict) and name in ("_SERIES", "_GROWN", "_BLOCKS", "_LAYERS_KEYS", "_MESSAGES",
                                                       "_MARKERS", "_LINES", "_RANGES", "_GIVEN", "_HOSTS", "_BOXES"):
                 value.clear()
+    tcp._LAST_ENDPOINTS[:] = [(), None, None, None]
 
 
 def test_the_drawing_cached_from_frame_to_frame_equals_a_fresh_one():
