@@ -73,7 +73,10 @@ def main(frames: int = 1500) -> list[str]:
     import django
 
     django.setup()
+    from learning_platform import gc_tuning
     from simulations import registry
+
+    gc_tuning.tune()  # as the server runs (learning_platform/asgi.py)
 
     lines = []
     for engine_cls in registry.all_engines():

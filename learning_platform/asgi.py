@@ -19,7 +19,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from simulations.routing import websocket_urlpatterns  # noqa: E402
-from learning_platform import daphne_limits  # noqa: E402
+from learning_platform import daphne_limits, gc_tuning  # noqa: E402
 
 daphne_limits.install()  # under Daphne: 414/431 for a request line or headers over 16 KB
 
@@ -29,3 +29,5 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
+
+gc_tuning.tune()  # after start-up: see learning_platform/gc_tuning.py
