@@ -77,6 +77,22 @@ class ViewState:
     speed: float = 1.0
 
 
+def _metric_row(key: str, value: Any) -> str:
+    """One measurement as a definition-list row. Most values repeat from frame to frame,
+    so a hashable one's row is built once (the rows cost about 10 µs a TCP frame)."""
+    try:
+        return _metric_row_cached(key, value)
+    except TypeError:  # a list or dict value: built each time
+        return _build_metric_row(key, value)
+
+
+def _build_metric_row(key: str, value: Any) -> str:
+    return f'<div class="sim-metric"><dt>{_label(key)}</dt><dd>{escape(format_value(value))}</dd></div>'
+
+
+_metric_row_cached = lru_cache(maxsize=8192, typed=True)(_build_metric_row)  # typed: 1, 1.0 and True differ
+
+
 @dataclass
 class PanelRenderer:
     """Renders one panel's fragments. One per (engine, panel id prefix); cheap to build."""
@@ -108,10 +124,7 @@ class PanelRenderer:
         return self._render_stage(frame, self.ids["stage"])
 
     def metrics(self, frame: Frame) -> str:
-        rows = "".join(
-            f'<div class="sim-metric"><dt>{_label(k)}</dt><dd>{escape(format_value(v))}</dd></div>'
-            for k, v in frame.metrics.items()
-        )
+        rows = "".join(_metric_row(k, v) for k, v in frame.metrics.items())
         return f'<dl id="{self.ids["metrics"]}" class="sim-metrics">{rows}</dl>'
 
     def frame_html(self, frame: Frame) -> str:
