@@ -90,6 +90,10 @@ def _msg(eid: str, st: dict[str, Any], make) -> StageMessage:
     return m
 
 
+_STATUS_WORDS = {"lost": "; lost",
+                 "held": "; held in the receiver's TCP until the lost segment before it is resent"}
+
+
 def _frame_msg(eid: str, st: dict[str, Any]) -> StageMessage:
     name = st["opcode_name"]
     label = _OPCODE_LABEL[name]
@@ -99,7 +103,9 @@ def _frame_msg(eid: str, st: dict[str, Any]) -> StageMessage:
         label = f"{label} {st['payload_length']} B"
     cls = "ws-data" if name in ("text", "binary", "continuation") else "ws-close" if name == "close" else "ws-control"
     title = (f"{len(st['bytes']) // 2} bytes, {'masked' if st['masked'] else 'unmasked'}"
-             + (f": {st['note']}" if st["note"] else "") + ("; lost" if st["status"] == "lost" else ""))
+             + (f": {st['note']}" if st["note"] else "") + _STATUS_WORDS.get(st["status"], ""))
+    if st["status"] == "held":  # arrived, but its TCP holds it until the lost segment before it is resent
+        label += " held"
     return StageMessage(eid, st["src"], st["dst"], st["sent_at"], st["deliver_at"], label, _SHAPE[name], cls,
                         st["status"] == "lost", title)
 

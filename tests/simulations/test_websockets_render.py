@@ -112,3 +112,20 @@ def test_the_drawing_cached_from_frame_to_frame_equals_a_fresh_one():
         for i in range(0, len(fs), 5):
             forget()
             assert render_stage(fs[i], "st") == played[i], (slug, i)
+
+
+def test_a_frame_held_in_the_receivers_tcp_is_drawn_held_not_arriving():
+    """After a lost segment, the frames behind it wait in the receiver's TCP (RFC 6455 §1.2
+    builds on TCP's in-order delivery): the stage labels each one held and says why on
+    hover, until TCP's retransmission lets them through."""
+    run = parse_run(E, {}, 1, [{"step": 2, "action": {"type": "drop", "side": "client"}}])
+    frames_ = replay(E, run, 2000)
+    held_at = [f for f in frames_ if any(e.kind == "frame" and e.state["status"] == "held" for e in f.entities)]
+    assert held_at, "the run holds a frame behind the lost segment"
+    svg = ET.fromstring(render_stage(held_at[0], "s"))
+    texts = " ".join("".join(t.itertext()) for t in svg.iter(f"{NS}text"))
+    titles = [t.text or "" for t in svg.iter(f"{NS}title")]
+    assert re.search(r"\bheld\b", texts), texts
+    assert any("held in the receiver's TCP until the lost segment before it is resent" in t for t in titles)
+    released = frames_[held_at[-1].index + 1]  # the frame after the last that held one
+    assert "until the lost segment before it is resent" not in render_stage(released, "s")
