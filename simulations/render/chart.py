@@ -123,7 +123,7 @@ def render_chart(
     end = t1 if now is None else min(max(now, t0), t1)
 
     if markers:
-        out.append(_markers(tuple(markers), t0, t1, left, top, bottom, sx, t_unit, colours))
+        out.append(_markers(tuple(markers), t0, t1, left, right, top, bottom, sx, t_unit, colours))
     lines: list[tuple] = []  # per series drawn: (its element up to its end, last x, step, closing, points cut at)
 
     # The lines (each series' points up to `end` drawn once per window and scale: cached).
@@ -195,9 +195,11 @@ def _tenths(n: int) -> str:
 
 
 @lru_cache(maxsize=256)
-def _markers(markers: tuple[Marker, ...], t0: float, t1: float, left: float, top: float, bottom: float, sx: float,
-             t_unit: str, colours: bool) -> str:
-    """Event markers: a dashed vertical tick, labelled at the top unless it would touch the last label."""
+def _markers(markers: tuple[Marker, ...], t0: float, t1: float, left: float, right: float, top: float,
+             bottom: float, sx: float, t_unit: str, colours: bool) -> str:
+    """Event markers: a dashed vertical tick, labelled at the top unless it would touch the last
+    label; a label that would reach over the value axis (or past the right edge) starts (or
+    ends) at its tick instead of centring on it."""
     out = []
     last_label_end = -1e9
     stroke = ' stroke="#b42318"' if colours else ""
@@ -213,9 +215,15 @@ def _markers(markers: tuple[Marker, ...], t0: float, t1: float, left: float, top
             f'stroke-dasharray="3 3"/>'
         )
         w = text_width(m.label, FONT)
-        if xx - w / 2 > last_label_end + 4:
-            out.append(f'<text x="{num(xx)}" y="{num(top - 2)}" text-anchor="middle"{fill}>{escape(m.label)}</text>')
-            last_label_end = xx + w / 2
+        start, anchor = xx - w / 2, "middle"
+        if start < left:
+            start, anchor = xx + 2, "start"
+        elif start + w > right:
+            start, anchor = xx - 2 - w, "end"
+        if start > last_label_end + 4:
+            tx = xx + 2 if anchor == "start" else xx - 2 if anchor == "end" else xx
+            out.append(f'<text x="{num(tx)}" y="{num(top - 2)}" text-anchor="{anchor}"{fill}>{escape(m.label)}</text>')
+            last_label_end = start + w
         out.append("</g>")
     return "".join(out)
 

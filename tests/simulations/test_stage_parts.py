@@ -371,6 +371,25 @@ def test_chart_part_on_its_own():
     assert nice_ticks(0, 18, 3, True) == [0, 5, 10, 15]
 
 
+def test_a_marker_label_at_either_edge_stays_inside_the_plot():
+    """A loss at the window's first instant was labelled centred on its tick, over the value
+    axis's numbers; at the edges a label starts (or ends) at its tick instead."""
+    from simulations.render.chart import FONT, Marker
+    from simulations.render.svg import text_width
+
+    series = [Series("cwnd", ((0.0, 1.0), (100.0, 8.0)), step=False)]
+    left, top, right, bottom = plot_box(432, 160)
+    for t, anchor in ((0.0, "start"), (50.0, "middle"), (100.0, "end")):
+        svg, _ = render_chart(series, width=432, height=160, t_range=(0.0, 100.0),
+                              markers=[Marker(t, "3 dup ACKs", "loss")])
+        root = parse(f'<svg xmlns="http://www.w3.org/2000/svg">{svg}</svg>')
+        label = next(el for el in root.iter(f"{SVG}text") if el.text == "3 dup ACKs")
+        assert label.get("text-anchor") == anchor
+        x, w = float(label.get("x")), text_width("3 dup ACKs", FONT)
+        start = {"start": x, "middle": x - w / 2, "end": x - w}[anchor]
+        assert left <= start and start + w <= right, (t, start, start + w)
+
+
 def _font_sizes(el: ET.Element, inherited: float | None = None):
     size = el.get("font-size")
     own = float(size) if size else inherited
