@@ -425,12 +425,21 @@ def _chrome(x: float, y: float, width: float, height: float, names: tuple[str, .
     out.append("</g>")
     t_ticks = nice_ticks(t0, t1, 3)
     marks, labels = [], []
-    for i, t in enumerate(t_ticks):
+    next_start = math.inf  # where the label to the right begins: the last one (with the unit) is always drawn
+    for i, t in reversed(list(enumerate(t_ticks))):
         xx = left + (t - t0) * sx
         label = _label(t) + (f" {t_unit}" if t_unit and i == len(t_ticks) - 1 else "")
-        anchor = ' text-anchor="end"' if xx + text_width(label, FONT) / 2 > width - 2 else ""
+        w = text_width(label, FONT)
+        end_anchored = xx + w / 2 > width - 2
+        start, end = (xx - w, xx) if end_anchored else (xx - w / 2, xx + w / 2)
         marks.append(f'<path d="M{num(xx)},{num(bottom)}v4"/>')
+        if end + 6 > next_start:  # it would run into the next label: the tick alone
+            continue
+        anchor = ' text-anchor="end"' if end_anchored else ""
         labels.append(f'<text x="{num(xx)}" y="{num(bottom + 19)}"{anchor}>{escape(label)}</text>')
+        next_start = start
+    marks.reverse()
+    labels.reverse()
     if marks:
         out.append(f'<g class="chart-axis"{axis} stroke-width="1.5">{"".join(marks)}</g>')
         out.append(f'<g text-anchor="middle">{"".join(labels)}</g>')

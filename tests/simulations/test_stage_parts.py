@@ -390,6 +390,26 @@ def test_a_marker_label_at_either_edge_stays_inside_the_plot():
         assert left <= start and start + w <= right, (t, start, start + w)
 
 
+@pytest.mark.parametrize("t1", [100.0, 1760.0, 2000.0, 9000.0, 61_000.0])
+def test_time_labels_never_overlap_and_the_last_names_the_unit(t1):
+    """WebSockets' byte chart at 1,760 ms drew "1,500" into "2,000 ms"."""
+    from simulations.render.chart import FONT
+    from simulations.render.svg import text_width
+
+    series = [Series("kB", ((0.0, 0.0), (t1, 3.0)), step=False)]
+    svg, _ = render_chart(series, width=432, height=160, t_range=time_window(0.0, t1), t_unit="ms")
+    root = parse(f'<svg xmlns="http://www.w3.org/2000/svg">{svg}</svg>')
+    _, _, _, bottom = plot_box(432, 160)
+    spans = []
+    for el in root.iter(f"{SVG}text"):
+        if el.get("y") == num(bottom + 19):
+            x, w = float(el.get("x")), text_width(el.text, FONT)
+            spans.append((x - w, x) if el.get("text-anchor") == "end" else (x - w / 2, x + w / 2))
+    assert len(spans) >= 2 and spans[-1] == max(spans)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), spans
+    assert [el.text for el in root.iter(f"{SVG}text") if el.get("y") == num(bottom + 19)][-1].endswith(" ms")
+
+
 def _font_sizes(el: ET.Element, inherited: float | None = None):
     size = el.get("font-size")
     own = float(size) if size else inherited
