@@ -19,7 +19,7 @@ from functools import lru_cache
 from html import escape
 from typing import NamedTuple
 
-from simulations.render.svg import num, text_width, translate
+from simulations.render.svg import fit, num, text_width, translate
 
 FONT = 16
 CAPTION_H = 22
@@ -396,7 +396,10 @@ def _chrome(x: float, y: float, width: float, height: float, names: tuple[str, .
     out = [f'<g class="chart"{where} font-size="{FONT}"{_fill(colours, "#0f172a")}>']
     ly = 0.0
     if caption:
-        out.append(f'<text class="chart-caption" x="8" y="16" font-weight="600">{escape(caption)}</text>')
+        # Cut to the chart's width (bold runs about 6% wider than text_width's estimate).
+        shown = fit(caption, width - 16, FONT * 1.06)
+        tip = f"<title>{escape(caption)}</title>" if shown != caption else ""
+        out.append(f'<text class="chart-caption" x="8" y="16" font-weight="600">{tip}{escape(shown)}</text>')
         ly = CAPTION_H
     # Legend: a swatch of each series' own line (dash and colour), then its name.
     if legend:

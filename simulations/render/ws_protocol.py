@@ -266,7 +266,7 @@ def _byte_box(y: float, hexbytes: str, masked: bool, key: str | None, opcode: in
 @lru_cache(maxsize=64)
 def _bytes_chart(series: tuple[Series, ...], y: float, t_range: tuple[float, float]) -> tuple[str, float]:
     return render_chart(series, y=y, width=WIDTH, height=CHART_H, t_range=t_range,
-                        caption="kB on the wire, same traffic (lines keyed below)", integer=False, legend=False,
+                        caption="kB on the wire, same traffic (key below)", integer=False, legend=False,
                         colours=False)
 
 
