@@ -451,7 +451,9 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         parts.append(f'<g class="tcp-layers" transform="translate(0,{y:.0f})"><text x="8" y="16" class="layers-title">'
                      "No segment sent yet: the layers of the next one show here.</text></g>")
     y += layers_height() + GAP
-    start = min((s.points[0][0] for s in series if s.points), default=0.0)
+    # The engine keeps each series' latest points: the window opens where every line has
+    # its points (a quiet ssthresh keeps older ones than a busy cwnd), so none starts midway.
+    start = max((s.points[0][0] for s in series if s.points), default=0.0)
     chart, chart_h = render_chart(series, y=y, width=WIDTH, height=CHART_H, t_range=time_window(start, now), now=now,
                                   markers=marks, caption="cwnd and ssthresh (segments)", integer=False, colours=False)
     parts.append(chart)

@@ -86,3 +86,22 @@ def test_the_drawing_cached_from_frame_to_frame_equals_a_fresh_one():
         for i in range(0, len(frames), 9):
             _forget_drawings()
             assert render_stage(frames[i], "st") == played[i], (slug, i)
+
+
+def test_every_chart_line_starts_at_the_windows_opening():
+    """The engine keeps a series' latest points only: a busy cwnd's start later than a quiet
+    ssthresh's, and the chart opened at the earliest, so cwnd's line began midway, as if
+    there were no window before it. The window opens where every line has its points."""
+    from simulations.render.chart import plot_box
+    from tests.simulations.test_stage_parts import line_points
+
+    left = plot_box(WIDTH, 1)[0]
+    ns = "{http://www.w3.org/2000/svg}"
+    checked = 0
+    for frame in _frames("congestion-control")[::7]:
+        root = ET.fromstring(render_stage(frame, "s"))
+        for line in root.iter(f"{ns}path"):
+            if "chart-line" in (line.get("class") or ""):
+                assert line_points(line)[0][0] == round(left, 1), (frame.index, line.get("data-series"))
+                checked += 1
+    assert checked > 20
