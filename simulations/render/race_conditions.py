@@ -31,6 +31,10 @@ from typing import Any, Mapping
 
 from simulations.engines.base import Entity, Frame
 
+#: Names, values and registers repeat from frame to frame (about 50 escapes a 4-thread
+#: frame): escaped once each.
+_esc = lru_cache(maxsize=4096)(escape)
+
 PAD = 12
 GAP = 18
 COL_W = 330
@@ -98,7 +102,7 @@ def _lock_icon(x: float, y: float, fill: str) -> str:
 def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set[int], names: list[str]) -> str:
     st = e.state
     status = st["status"]
-    name = escape(st["name"])
+    name = _esc(st["name"])
     out: list[str] = []
     racing = " racing" if race_lines else ""
     blocked = status == "blocked"
@@ -141,7 +145,7 @@ def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set
     regs_y = height - CLOCK_H - REG_H + 14
     # No-break spaces (as a character reference, so the message stays ASCII and cheap to
     # encode): SVG collapses runs of ordinary spaces.
-    regs = "&#160;&#160;&#160;".join(f"{escape(str(k))} = {escape(_fmt(v))}" for k, v in st["registers"].items()) or "no registers"
+    regs = "&#160;&#160;&#160;".join(f"{_esc(str(k))} = {_esc(_fmt(v))}" for k, v in st["registers"].items()) or "no registers"
     out.append(
         f'<line class="sep" x1="8" x2="{COL_W - 8}" y1="{regs_y - 16:.0f}" y2="{regs_y - 16:.0f}" stroke="#e2e8f0"/>'
         f'<text class="registers" x="10" y="{regs_y:.0f}" font-family="ui-monospace, Menlo, Consolas, monospace" '
@@ -160,7 +164,7 @@ def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set
         out.append(
             f'<rect class="{cls}" x="{bx}" y="0" width="50" height="20" rx="4" fill="{fill}" stroke="#94a3b8"/>'
             f'<text x="{bx + 25}" y="14" font-size="11" text-anchor="middle" fill="#0f172a"{weight}>'
-            f"{escape(names[i])}:{c}</text>"
+            f"{_esc(names[i])}:{c}</text>"
         )
     out.append("</g></g>")
     return "".join(out)
@@ -178,16 +182,16 @@ def _memory_cell(e: Entity, x: float, y: float, w: float) -> str:
         tag = (
             f'<text class="cell-access" x="{w - 8:.0f}" y="16" font-size="10" text-anchor="end" '
             f'fill="{"#92400e" if access == "write" else "#1d4ed8"}">'
-            f'{"written" if access == "write" else "read"} by {escape(by)}</text>'
+            f'{"written" if access == "write" else "read"} by {_esc(by)}</text>'
         )
     return (
         f'<g class="{cls}" transform="translate({x:.0f},{y:.0f})">'
         f'<rect width="{w:.0f}" height="{CELL_H}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
         f'<text class="cell-name" x="10" y="16" font-size="11" fill="#475569" '
-        f'font-family="ui-monospace, Menlo, Consolas, monospace">{escape(st["name"])}</text>{tag}'
-        f'<text class="cell-value" x="10" y="40" font-size="20" font-weight="bold" fill="#0f172a">{escape(st["display"])}</text>'
+        f'font-family="ui-monospace, Menlo, Consolas, monospace">{_esc(st["name"])}</text>{tag}'
+        f'<text class="cell-value" x="10" y="40" font-size="20" font-weight="bold" fill="#0f172a">{_esc(st["display"])}</text>'
         f'<text class="cell-writer" x="{w - 8:.0f}" y="40" font-size="10" text-anchor="end" fill="#475569">'
-        f'{"last write: " + escape(writer) if writer else "not written yet"}</text></g>'
+        f'{"last write: " + _esc(writer) if writer else "not written yet"}</text></g>'
     )
 
 
@@ -197,14 +201,14 @@ def _lock_box(e: Entity, x: float, y: float, w: float) -> str:
     waiters = st["waiters"]
     cls = "lock held" if holder else "lock free"
     colour = "#b45309" if holder else "#15803d"
-    wait = f'waiting: {escape(", ".join(waiters))}' if waiters else "no one waiting"
+    wait = f'waiting: {_esc(", ".join(waiters))}' if waiters else "no one waiting"
     return (
         f'<g class="{cls}" transform="translate({x:.0f},{y:.0f})">'
         f'<rect width="{w:.0f}" height="{LOCK_H}" rx="6" fill="#ffffff" stroke="{colour}" stroke-width="1.5"/>'
         f"{_lock_icon(16, 14, colour)}"
-        f'<text class="lock-name" x="30" y="22" font-size="12" font-weight="bold" fill="#0f172a">{escape(st["name"])}</text>'
+        f'<text class="lock-name" x="30" y="22" font-size="12" font-weight="bold" fill="#0f172a">{_esc(st["name"])}</text>'
         f'<text class="lock-holder" x="{w - 8:.0f}" y="22" font-size="11" text-anchor="end" fill="{colour}">'
-        f'{"held by " + escape(holder) if holder else "free"}</text>'
+        f'{"held by " + _esc(holder) if holder else "free"}</text>'
         f'<text class="lock-waiters" x="10" y="46" font-size="11" fill="#475569">{wait}</text></g>'
     )
 
@@ -215,7 +219,7 @@ def _file_box(e: Entity, x: float, y: float, w: float, height: float) -> str:
         f'<g class="file" transform="translate({x:.0f},{y:.0f})">'
         f'<rect width="{w:.0f}" height="{height:.0f}" rx="6" fill="#ffffff" stroke="#334155" stroke-width="1.5"/>'
         f'<text class="file-name" x="10" y="18" font-size="12" font-weight="bold" fill="#0f172a">'
-        f'{escape(st["name"])}</text>'
+        f'{_esc(st["name"])}</text>'
         f'<text class="file-size" x="{w - 8:.0f}" y="18" font-size="10" text-anchor="end" fill="#475569">{st["size"]} bytes</text>'
     ]
     mono = 'font-family="ui-monospace, Menlo, Consolas, monospace"'
@@ -228,12 +232,12 @@ def _file_box(e: Entity, x: float, y: float, w: float, height: float) -> str:
         out.append(
             f'<g class="{cls}"><rect x="4" y="{ly}" width="{w - 8:.0f}" height="{FILE_LINE_H - 2}" rx="3" fill="{bg}"/>'
             f'<text class="file-off" x="10" y="{ly + 12}" font-size="10" fill="#64748b" {mono}>{line["offset"]:>3}</text>'
-            f'<text class="file-text" x="40" y="{ly + 12}" font-size="11" fill="#0f172a" {mono}>{escape(line["text"])}</text>'
+            f'<text class="file-text" x="40" y="{ly + 12}" font-size="11" fill="#0f172a" {mono}>{_esc(line["text"])}</text>'
         )
         if line["overwrote"]:
             out.append(
                 f'<text class="overwrote-note" x="{w - 8:.0f}" y="{ly + 12}" font-size="10" text-anchor="end" '
-                f'fill="{RACE_RED}">over {escape(", ".join(line["overwrote"]))}</text>'
+                f'fill="{RACE_RED}">over {_esc(", ".join(line["overwrote"]))}</text>'
             )
         out.append("</g>")
         ly += FILE_LINE_H
@@ -243,7 +247,7 @@ def _file_box(e: Entity, x: float, y: float, w: float, height: float) -> str:
         # A line written over another on this step: the newest lost line is new in this frame.
         newest = len(st["lost"]) - 1 if any(line["written"] and line["overwrote"] for line in st["lines"]) else -1
         for k, text in enumerate(st["lost"]):
-            t = escape(text)
+            t = _esc(text)
             width = len(text) * CHAR_W
             out.append(
                 f'<g class="lost-line{" just-lost" if k == newest else ""}"><text x="48" y="{ly + 12}" font-size="11" fill="{RACE_RED}" {mono} '
