@@ -17,6 +17,7 @@ from typing import Any
 
 from simulations.engines.base import Entity, Frame
 from simulations.render.chart import Marker, Series, render_chart, time_window
+from simulations.render.memo import IdentityMemo
 from simulations.render.svg import esc, fit, legible_font, svg_root
 from simulations.render.topology import Network, StageMessage, StageNode, Timer, render_topology
 
@@ -61,9 +62,9 @@ def _ring(kind: str, start: float, deadline: float) -> Timer:
     return Timer(start, deadline, "heartbeat" if kind == "TIME-WAIT" else "election", kind)
 
 
-#: id(points) -> (the engine's points list, its Series): the engine hands the same list to
-#: every frame until it changes (the list is kept, so its id is not reused while cached).
-_SERIES: dict[int, tuple[list, Series]] = {}
+#: The engine's points list -> its Series: the engine hands the same list to every frame
+#: until it changes.
+_SERIES: IdentityMemo[Series] = IdentityMemo(256)
 #: series name -> the last (points list, Series) of that name: a changed list is a longer one
 #: starting with the same points, so only the new points are converted.
 _GROWN: dict[str, tuple[list, Series]] = {}
@@ -71,39 +72,29 @@ _GROWN: dict[str, tuple[list, Series]] = {}
 
 def _series(name: str, points: list) -> Series:
     """A series entity as the chart takes it, converted once (and extended as it grows)."""
-    hit = _SERIES.get(id(points))
-    if hit is not None and hit[0] is points:
-        return hit[1]
+    return _SERIES.of(points, lambda: _grown_series(name, points))
+
+
+def _grown_series(name: str, points: list) -> Series:
     last = _GROWN.get(name)
     n = len(last[0]) if last is not None else 0
     if last is not None and n <= len(points) and points[:n] == last[0]:
         s = Series(name, last[1].points + tuple((float(t), float(v)) for t, v in points[n:]))
     else:
         s = Series(name, tuple((float(t), float(v)) for t, v in points))
-    if len(_SERIES) > 256:
-        _SERIES.clear()
-        _GROWN.clear()
-    _SERIES[id(points)] = _GROWN[name] = (points, s)
+    _GROWN[name] = (points, s)
     return s
 
 
-#: id(state) -> (a segment's state, its StageMessage), for segments on a direct link (one
-#: whose drawing does not depend on the time): the engine reuses an unchanged segment's state.
-_MESSAGES: dict[int, tuple[Any, StageMessage | None]] = {}
+#: A segment's state -> its StageMessage, for segments on a direct link (one whose drawing
+#: does not depend on the time): the engine reuses an unchanged segment's state.
+_MESSAGES: IdentityMemo[StageMessage | None] = IdentityMemo(1024)
 
 
 def _message(e: Entity, now: float) -> StageMessage | None:
-    st = e.state
-    if st["via"]:
+    if e.state["via"]:
         return _message_of(e, now)
-    hit = _MESSAGES.get(id(st))
-    if hit is not None and hit[0] is st:
-        return hit[1]
-    m = _message_of(e, now)
-    if len(_MESSAGES) > 1024:
-        _MESSAGES.clear()
-    _MESSAGES[id(st)] = (st, m)
-    return m
+    return _MESSAGES.of(e.state, lambda: _message_of(e, now))
 
 
 def _message_of(e: Entity, now: float) -> StageMessage | None:
@@ -183,25 +174,15 @@ def _endpoint_line(i: int, line: str, w: float) -> str:
     return f'<text y="{19 + i * LINE}"{_EP_CLASS[i]}>{esc(fit(line, w - 14, FONT))}</text>'
 
 
-#: (id(state), x, y) -> (the endpoint entity's state, its block): the engine hands an
-#: unchanged endpoint's state object to the next frame, so its block is found without
-#: hashing its variables.
-_BLOCKS: dict[tuple, tuple[Any, str]] = {}
-
-
-_MARKERS: dict[int, tuple[Any, Marker]] = {}
+#: (an endpoint entity's state, where) -> its block: the engine hands an unchanged endpoint's
+#: state object to the next frame, so its block is found without hashing its variables.
+_BLOCKS: IdentityMemo[str] = IdentityMemo(512)
+_MARKERS: IdentityMemo[Marker] = IdentityMemo(512)
 
 
 def _marker(st: Any) -> Marker:
     """A loss mark as the chart takes it (once per state object: the engine reuses them)."""
-    hit = _MARKERS.get(id(st))
-    if hit is not None and hit[0] is st:
-        return hit[1]
-    m = Marker(st["t"], st["label"], "loss")
-    if len(_MARKERS) > 512:
-        _MARKERS.clear()
-    _MARKERS[id(st)] = (st, m)
-    return m
+    return _MARKERS.of(st, lambda: Marker(st["t"], st["label"], "loss"))
 
 
 #: The last endpoints part: (their states, y, (markup, height)); most frames change no endpoint.
@@ -229,16 +210,9 @@ def _endpoints_of(endpoints: list[Entity], y: float) -> tuple[str, float]:
         for col, e in enumerate(pair[:2]):
             st = e.state
             x, yy = 6 + col * (w + 6), y + row * (h + 6)
-            key = (id(st), x, yy)
-            hit = _BLOCKS.get(key)
-            if hit is None or hit[0] is not st:
-                block = _endpoint_block(e.id, st["state"], st["snd_una"], st["snd_nxt"], st["rcv_nxt"], st["cwnd"],
-                                        st["ssthresh"], st["rwnd"], st["flight_size"], st["rto"], st["srtt"],
-                                        st["phase"], st["peer_window"], x, yy, w)
-                if len(_BLOCKS) > 512:
-                    _BLOCKS.clear()
-                hit = _BLOCKS[key] = (st, block)
-            out.append(hit[1])
+            out.append(_BLOCKS.of(st, lambda: _endpoint_block(
+                e.id, st["state"], st["snd_una"], st["snd_nxt"], st["rcv_nxt"], st["cwnd"], st["ssthresh"], st["rwnd"],
+                st["flight_size"], st["rto"], st["srtt"], st["phase"], st["peer_window"], x, yy, w), (x, yy)))
     return "".join(out), len(flows) * (h + 6)
 
 
@@ -302,43 +276,32 @@ def _layer_line(x: float, y: float, head: bool, line: str, w: float) -> str:
     return f'<text x="{x:.0f}" y="{y:.0f}"{cls}>{esc(fit(line, w - 14, FONT))}</text>'
 
 
-_BOXES: dict[tuple, tuple[Any, str]] = {}
+_BOXES: IdentityMemo[str] = IdentityMemo(256)
 
 
 def _packet_box(packet: Entity, y: float) -> str:
     """The layers box of the packet entity (found by its state's identity: see _layers_key)."""
-    st = packet.state
-    hit = _BOXES.get((id(st), y))
-    if hit is not None and hit[0] is st:
-        return hit[1]
-    box = _layers_box(_layers_key(packet), y)
-    if len(_BOXES) > 256:
-        _BOXES.clear()
-    _BOXES[(id(st), y)] = (st, box)
-    return box
+    return _BOXES.of(packet.state, lambda: _layers_box(_layers_key(packet), y), y)
 
 
 def layers_height() -> float:
     return 24 + (2 + 2 + 4 + 1) * LINE + 8 * 4 + 16
 
 
-#: id(state) -> (the packet entity's state, its key); see _layers_key.
-_LAYERS_KEYS: dict[int, tuple[Any, tuple]] = {}
+#: The packet entity's state -> its key; see _layers_key.
+_LAYERS_KEYS: IdentityMemo[tuple] = IdentityMemo(256)
 
 
 def _layers_key(e: Entity) -> tuple:
     """The packet entity as a hashable key, computed once per state object (the engine hands
     the same one to every frame while the inspected segment and its place are unchanged)."""
     st = e.state
-    hit = _LAYERS_KEYS.get(id(st))
-    if hit is not None and hit[0] is st:
-        return hit[1]
-    layers = tuple((l["name"], l["header"], tuple((k, v) for k, v in l["fields"])) for l in st["layers"])
-    key = (st["segment"], st["where"], st["chosen"], st["payload"], layers)
-    if len(_LAYERS_KEYS) > 256:
-        _LAYERS_KEYS.clear()
-    _LAYERS_KEYS[id(st)] = (st, key)
-    return key
+
+    def key() -> tuple:
+        layers = tuple((l["name"], l["header"], tuple((k, v) for k, v in l["fields"])) for l in st["layers"])
+        return (st["segment"], st["where"], st["chosen"], st["payload"], layers)
+
+    return _LAYERS_KEYS.of(st, key)
 
 
 _HAS_CAPTION = "caption" in Network._fields

@@ -18,6 +18,7 @@ from typing import Any
 
 from simulations.engines.base import Frame
 from simulations.render.chart import COLOURS, DASHES, Series, render_chart, time_window
+from simulations.render.memo import IdentityMemo
 from simulations.render.svg import MONO, fit, num, svg_root
 from simulations.render.topology import Network, StageMessage, StageNode, Timer, render_topology
 
@@ -74,20 +75,13 @@ _SHAPE = {"text": "square", "binary": "square", "continuation": "square", "ping"
           "close": "circle"}
 
 
-#: id(state) -> (a frame or http entity's state, its StageMessage): the engine hands an
+#: A frame or http entity's state -> its StageMessage: the engine hands an
 #: unchanged entity's state to the next frame.
-_MSGS: dict[int, tuple[Any, StageMessage]] = {}
+_MSGS: IdentityMemo[StageMessage] = IdentityMemo(1024)
 
 
 def _msg(eid: str, st: dict[str, Any], make) -> StageMessage:
-    hit = _MSGS.get(id(st))
-    if hit is not None and hit[0] is st:
-        return hit[1]
-    m = make(eid, st)
-    if len(_MSGS) > 1024:
-        _MSGS.clear()
-    _MSGS[id(st)] = (st, m)
-    return m
+    return _MSGS.of(st, lambda: make(eid, st))
 
 
 _STATUS_WORDS = {"lost": "; lost",
@@ -303,37 +297,26 @@ def _delay_bars(y: float, rows: tuple[tuple[str, tuple[float, ...]], ...]) -> tu
 # --------------------------------------------------------------------------- the stage
 
 
-#: id(state) -> (state, Series): a series entity is reused by the engine across frames, so
-#: its conversion is too (the state is kept, so its id cannot be reused while cached).
-_SERIES_MEMO: dict[int, tuple[Any, Series]] = {}
+#: A series entity's state -> its Series: the engine reuses it across frames, so its
+#: conversion is too.
+_SERIES_MEMO: IdentityMemo[Series] = IdentityMemo(512)
 
 
 def _series_of(st: Any) -> Series:
-    hit = _SERIES_MEMO.get(id(st))
-    if hit is not None and hit[0] is st:
-        return hit[1]
-    scale = 1000.0 if st["chart"] == "bytes" else 1.0
-    series = Series(SHORT_NAMES.get(st["name"], st["name"]),
-                    tuple((float(a), float(b) / scale) for a, b in st["points"]), step=False)
-    if len(_SERIES_MEMO) > 512:
-        _SERIES_MEMO.clear()
-    _SERIES_MEMO[id(st)] = (st, series)
-    return series
+    def convert() -> Series:
+        scale = 1000.0 if st["chart"] == "bytes" else 1.0
+        return Series(SHORT_NAMES.get(st["name"], st["name"]),
+                      tuple((float(a), float(b) / scale) for a, b in st["points"]), step=False)
+
+    return _SERIES_MEMO.of(st, convert)
 
 
-_DELAYS: dict[int, tuple[Series, tuple[str, tuple[float, ...]]]] = {}
+_DELAYS: IdentityMemo[tuple[str, tuple[float, ...]]] = IdentityMemo(512)
 
 
 def _delays_of(s: Series) -> tuple[str, tuple[float, ...]]:
     """A delay series as the bars take it: its name and its values (once per Series)."""
-    hit = _DELAYS.get(id(s))
-    if hit is not None and hit[0] is s:
-        return hit[1]
-    row = (s.name, tuple(v for _, v in s.points))
-    if len(_DELAYS) > 512:
-        _DELAYS.clear()
-    _DELAYS[id(s)] = (s, row)
-    return row
+    return _DELAYS.of(s, lambda: (s.name, tuple(v for _, v in s.points)))
 
 
 def render_stage(frame: Frame, dom_id: str) -> str:

@@ -103,3 +103,25 @@ class Message:
                     return self.html[start : nxt_close + len(tag) + 3]
                 depth -= 1
                 i = nxt_close
+
+
+#: The stage parts' module-level caches that are plain dicts (the rest are lru caches and
+#: identity memos, found by their type).
+_CACHE_DICTS = ("_GROWN", "_LINES", "_RANGES", "_GIVEN", "_HOSTS", "_CHARTS")
+
+
+def forget_drawings() -> None:
+    """Empty every cache the stages and their parts keep, as in a fresh process."""
+    import functools
+
+    from simulations.render import chart, memo, svg, tcp, topology, ws_protocol
+
+    for mod in (tcp, ws_protocol, chart, topology, svg):
+        for name, value in vars(mod).items():
+            if isinstance(value, functools._lru_cache_wrapper):
+                value.cache_clear()
+            elif isinstance(value, dict) and name in _CACHE_DICTS:
+                value.clear()
+    for each in memo.every():
+        each.clear()
+    tcp._LAST_ENDPOINTS[:] = [(), None, None, None]

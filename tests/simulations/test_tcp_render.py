@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from simulations.engines.tcp import TcpEngine as Engine
 from simulations.render.svg import legible_font
 from simulations.render.tcp import WIDTH, render_stage
+from tests.simulations.html import forget_drawings
 
 
 def _frames(slug: str) -> list:
@@ -60,22 +61,6 @@ def test_a_segment_queued_on_the_senders_link_waits_at_its_start():
     raise AssertionError("no frame with a queued segment")
 
 
-def _forget_drawings() -> None:
-    """Empty every cache of the TCP stage and the parts it uses, as in a fresh process."""
-    import functools
-
-    from simulations.render import chart, svg, tcp, topology
-
-    for mod in (tcp, chart, topology, svg):
-        for name, value in vars(mod).items():
-            if isinstance(value, functools._lru_cache_wrapper):
-                value.cache_clear()
-            elif isinstance(value, dict) and name in ("_SERIES", "_GROWN", "_BLOCKS", "_LAYERS_KEYS", "_MESSAGES",
-                                                      "_MARKERS", "_LINES", "_RANGES", "_GIVEN", "_HOSTS", "_BOXES"):
-                value.clear()
-    tcp._LAST_ENDPOINTS[:] = [(), None, None, None]
-
-
 def test_the_drawing_cached_from_frame_to_frame_equals_a_fresh_one():
     """The stage keeps what it drew (endpoint blocks by state, a chart line extended as its
     series grows, message and timer markup): played in order, each frame draws what a fresh
@@ -84,7 +69,7 @@ def test_the_drawing_cached_from_frame_to_frame_equals_a_fresh_one():
         frames = _frames(slug)
         played = [render_stage(f, "st") for f in frames]
         for i in range(0, len(frames), 9):
-            _forget_drawings()
+            forget_drawings()
             assert render_stage(frames[i], "st") == played[i], (slug, i)
 
 

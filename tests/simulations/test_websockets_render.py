@@ -10,6 +10,7 @@ from simulations.engines.ws_protocol import WebSocketsEngine as E
 from simulations.render import svg as svgmod
 from simulations.render.ws_protocol import WIDTH, render_stage
 from simulations.runs import parse_run, replay
+from tests.simulations.html import forget_drawings
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -93,24 +94,12 @@ def test_the_drawing_cached_from_frame_to_frame_equals_a_fresh_one():
     """The stage keeps what it drew (the byte grid's layout per frame size, messages and
     delay rows per state, chart lines extended as the series grow): played in order, each
     frame draws what a fresh process draws for it."""
-    import functools
-
-    from simulations.render import chart, svg, topology, ws_protocol
-
-    def forget():
-        for mod in (ws_protocol, chart, topology, svg):
-            for name, value in vars(mod).items():
-                if isinstance(value, functools._lru_cache_wrapper):
-                    value.cache_clear()
-                elif isinstance(value, dict) and name in ("_SERIES_MEMO", "_MSGS", "_DELAYS", "_LINES", "_RANGES",
-                                                          "_GIVEN"):
-                    value.clear()
 
     for slug in ("overhead-vs-polling", "collaborative-editing", "heartbeat-dead-peer"):
         fs = frames(slug)
         played = [render_stage(f, "st") for f in fs]
         for i in range(0, len(fs), 5):
-            forget()
+            forget_drawings()
             assert render_stage(fs[i], "st") == played[i], (slug, i)
 
 
