@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal, TypedDict, Union
 from pydantic import Field, model_validator
 
 from simulations.engines.base import Action, Engine, Entity, Event, Frame, Params, Preset
+from simulations.engines.faults import fault_actions, groups_words
 from simulations.engines.kernel import Network, Scheduler, link_key
 from simulations.engines.kernel.network import DOWN, LOST
 
@@ -71,38 +72,12 @@ class Propose(Action):
     value: str = Field("x", pattern=r"^[a-z][a-z0-9]{0,5}$", title="Value")
 
 
-class Crash(Action):
-    type: Literal["crash"] = "crash"
-    node: NodeId = Field(title="Node")
-
-
-class Restart(Action):
-    type: Literal["restart"] = "restart"
-    node: NodeId = Field(title="Node")
-
-
-class DropNext(Action):
-    """Lose the next message from one node to another (in flight, else the next sent)."""
-
-    type: Literal["drop"] = "drop"
-    src: NodeId = Field(title="From")
-    dst: NodeId = Field(title="To")
-
-
-class DelayNext(Action):
-    type: Literal["delay"] = "delay"
-    src: NodeId = Field(title="From")
-    dst: NodeId = Field(title="To")
-    ms: int = Field(100, ge=1, le=1000, title="Extra delay (ms)")
-
-
-class Partition(Action):
-    type: Literal["partition"] = "partition"
-    groups: list[Annotated[list[NodeId], Field(min_length=1, max_length=10)]] = Field(min_length=1, max_length=10)
-
-
-class Heal(Action):
-    type: Literal["heal"] = "heal"
+Crash, Restart, DropNext, DelayNext, Partition, Heal = fault_actions(
+    NodeId, __name__, noun="Node", max_nodes=10,
+    crash_doc="Crash a node: an acceptor keeps its promise and accepted proposal, a proposer the highest "
+              "number it used (stable storage); the rest is lost.",
+    groups_example='[["p1", "a1", "a2"], ["p2", "a3"]]',
+)
 
 
 PaxosAction = Annotated[Union[Propose, Crash, Restart, DropNext, DelayNext, Partition, Heal], Field(discriminator="type")]
@@ -420,7 +395,7 @@ class PaxosEngine(Engine):
             if len(self.net.plan_partition([list(g) for g in action.groups])) < 2:
                 raise ValueError("A partition needs at least two groups.")
             groups = self.net.partition([list(g) for g in action.groups])
-            words = " | ".join("{" + ", ".join(g) + "}" for g in groups)
+            words = groups_words(groups)
             self._pending.append(f"The network splits into {words}.")
             return Event("partition", f"Partition: {words}.", severity="error")
         if isinstance(action, Heal):

@@ -53,6 +53,7 @@ from typing import Annotated, Any, Literal, TypedDict, Union
 from pydantic import Field, model_validator
 
 from simulations.engines.base import Action, Engine, Entity, Event, Frame, Params, Preset
+from simulations.engines.faults import fault_actions, groups_words
 from simulations.engines.kernel import Network, Scheduler, link_key
 from simulations.engines.kernel.network import CUT, DOWN, LOST
 
@@ -152,18 +153,11 @@ class ClientRequest(Action):
     value: int = Field(1, ge=-999, le=999, title="Value")
 
 
-class Crash(Action):
-    """Crash a server: it keeps its term, vote and log (stable storage) and loses the rest."""
-
-    type: Literal["crash"] = "crash"
-    node: NodeId = Field(title="Server")
-
-
-class Restart(Action):
-    """Restart a crashed server as a follower."""
-
-    type: Literal["restart"] = "restart"
-    node: NodeId = Field(title="Server")
+Crash, Restart, DropNext, DelayNext, Partition, Heal = fault_actions(
+    NodeId, __name__, noun="Server", max_nodes=7,
+    crash_doc="Crash a server: it keeps its term, vote and log (stable storage) and loses the rest.",
+    groups_example='[["n1", "n2"], ["n3", "n4", "n5"]]',
+)
 
 
 class ForceTimeout(Action):
@@ -171,38 +165,6 @@ class ForceTimeout(Action):
 
     type: Literal["timeout"] = "timeout"
     node: NodeId = Field(title="Server")
-
-
-class Partition(Action):
-    """Split the network into groups; servers left out form one more group."""
-
-    type: Literal["partition"] = "partition"
-    groups: list[Annotated[list[NodeId], Field(min_length=1, max_length=7)]] = Field(
-        min_length=1, max_length=7, title="Groups", description='Lists of servers, e.g. [["n1", "n2"], ["n3", "n4", "n5"]].'
-    )
-
-
-class Heal(Action):
-    """Join every partition group again."""
-
-    type: Literal["heal"] = "heal"
-
-
-class DropNext(Action):
-    """Lose the next message from one server to another (the one in flight, else the next sent)."""
-
-    type: Literal["drop"] = "drop"
-    src: NodeId = Field(title="From")
-    dst: NodeId = Field(title="To")
-
-
-class DelayNext(Action):
-    """Hold the next message from one server to another for longer."""
-
-    type: Literal["delay"] = "delay"
-    src: NodeId = Field(title="From")
-    dst: NodeId = Field(title="To")
-    ms: int = Field(100, ge=1, le=1000, title="Extra delay (ms)")
 
 
 class SetLoss(Action):
@@ -951,7 +913,7 @@ class RaftEngine(Engine):
                 raise ValueError("Those groups hold every server together: a partition needs at least two groups.")
             groups = self.net.partition([list(g) for g in action.groups])
             self._net_entity = None
-            words = " | ".join("{" + ", ".join(g) + "}" for g in groups)
+            words = groups_words(groups)
             return self._effect(
                 f"You partitioned the network into {words}: messages between the groups are lost.",
                 f"the network splits into {words}",
