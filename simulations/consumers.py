@@ -48,8 +48,18 @@ class SimulationConsumer(AsyncWebsocketConsumer):
         self._play_task: asyncio.Task | None = None
         self._client: str | None = None
         self._closed = False
+        # What Channels' AsyncConsumer.__call__ sets up, without a channel layer: with one
+        # source of messages, read it directly. Channels' await_many_dispatch merges two
+        # sources with a task and an asyncio.wait per message, most of the cost of each
+        # acknowledgement a page sends.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
         try:
-            await super().__call__(scope, receive, send)
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
         finally:
             # However the connection ends (disconnect, error, cancellation), nothing it
             # started outlives it.
