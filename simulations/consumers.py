@@ -235,7 +235,8 @@ class SimulationConsumer(AsyncWebsocketConsumer):
             self.window.stale = True
             return False
         try:
-            await self.send(text_data=text + self.window.marker(self.viewer.panel.prefix))
+            # Straight to the server: what AsyncWebsocketConsumer.send builds, minus two calls a frame.
+            await self.base_send({"type": "websocket.send", "text": text + self.window.marker(self.viewer.panel.prefix)})
         except Exception:  # the socket closed under us: end this work quietly
             self._closed = True
             return False
