@@ -371,31 +371,16 @@ def value_range(values: Sequence[float], integer: bool = True) -> tuple[float, f
     return v0, v1
 
 
-def _axis_step(span: float, parts: int) -> float:
-    """The step of `nice_ticks(0, span, parts)`, found without listing the ticks (this runs
-    every frame)."""
+def time_window(start: float, now: float, parts: int = 4) -> tuple[float, float]:
+    """A time axis from `start` that reaches past `now` to a round value: it changes only
+    when `now` passes that value, so most frames share their axes. (The step of
+    `nice_ticks(0, span, parts)`, found without listing the ticks: this runs every frame.)"""
+    span = max(now - start, 1.0)
     raw = span / parts
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10, 20) if span / (m * mag) <= parts + 1)
-    return round(step, 10) if step <= span + 1e-9 else span
-
-
-def time_window(start: float, now: float, parts: int = 4) -> tuple[float, float]:
-    """A time axis from `start` that reaches past `now` to a round value: it changes only
-    when `now` passes that value, so most frames share their axes."""
-    span = max(now - start, 1.0)
-    step = _axis_step(span, parts)
+    step = round(step, 10) if step <= span + 1e-9 else span
     return start, start + math.ceil(span / step + 1e-9) * step
-
-
-def aligned_start(first: float, now: float, parts: int = 4) -> float:
-    """Where a window should open whose data starts at `first`: the first multiple of the
-    axis step at or after it. Series an engine trims at their oldest point make `first`
-    creep forward every few frames; a window opened there exactly would move (and be drawn
-    anew) as often, one opened on the step moves only when `first` passes the next one."""
-    step = _axis_step(max(now - first, 1.0), parts)
-    aligned = math.ceil(first / step - 1e-9) * step
-    return aligned if aligned < now else first
 
 
 @lru_cache(maxsize=128)

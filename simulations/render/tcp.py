@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from simulations.engines.base import Entity, Frame
-from simulations.render.chart import Marker, Series, aligned_start, render_chart, time_window
+from simulations.render.chart import Marker, Series, render_chart, time_window
 from simulations.render.memo import IdentityMemo
 from simulations.render.svg import esc, fit, legible_font, svg_root
 from simulations.render.topology import Network, StageMessage, StageNode, Timer, render_topology
@@ -416,7 +416,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     y += layers_height() + GAP
     # The engine keeps each series' latest points: the window opens where every line has
     # its points (a quiet ssthresh keeps older ones than a busy cwnd), so none starts midway.
-    start = aligned_start(max((s.points[0][0] for s in series if s.points), default=0.0), now)
+    start = max((s.points[0][0] for s in series if s.points), default=0.0)
     chart, chart_h = render_chart(series, y=y, width=WIDTH, height=CHART_H, t_range=time_window(start, now), now=now,
                                   markers=marks, caption="cwnd and ssthresh (segments)", integer=False, colours=False)
     parts.append(chart)

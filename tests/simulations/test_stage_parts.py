@@ -390,18 +390,6 @@ def test_a_marker_label_at_either_edge_stays_inside_the_plot():
         assert left <= start and start + w <= right, (t, start, start + w)
 
 
-def test_a_window_whose_data_start_creeps_forward_moves_in_steps():
-    """A series trimmed at its oldest point starts a little later every few frames; the
-    window opens on the axis step at or after it, so it stands still in between."""
-    from simulations.render.chart import aligned_start
-
-    starts = [aligned_start(first, 2000.0) for first in (1201.0, 1250.0, 1300.0, 1399.0)]
-    assert starts == [1400.0] * 4  # the step of a 600-800 ms span is 200 ms
-    assert aligned_start(1401.0, 2000.0) == 1600.0  # past 1400: the next step
-    assert all(s >= 1201.0 for s in starts), "it never opens before the data"
-    assert aligned_start(1999.5, 2000.0) == 1999.5, "never at or past now"
-
-
 @pytest.mark.parametrize("t1", [100.0, 1760.0, 2000.0, 9000.0, 61_000.0])
 def test_time_labels_never_overlap_and_the_last_names_the_unit(t1):
     """WebSockets' byte chart at 1,760 ms drew "1,500" into "2,000 ms"."""
