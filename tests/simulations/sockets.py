@@ -72,6 +72,16 @@ class PanelReader:
         node = msg.el(f"{self.prefix}-stage")
         return node.text + " " + node.attrs.get("aria-label", "") if node else ""
 
+    async def acted(self, comm, fields: dict, logged: str, narrated: str) -> Message:
+        """Send a possible action: no error, `logged` in the log at once, and `narrated` in the
+        next frame's narration. That next frame."""
+        msg = await act(comm, **fields)
+        assert self.error(msg) == "", self.error(msg)
+        assert logged in self.log(msg)
+        after = await step(comm)
+        assert narrated in self.narration(after), self.narration(after)
+        return after
+
     async def refused(self, comm, fields: dict, says: str) -> Message:
         """Send an action that is impossible now: its error says `says`, and the run (its
         permalink) and the stage are as they were. The message with the error."""

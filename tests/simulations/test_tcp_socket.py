@@ -88,11 +88,7 @@ def titles(msg) -> list[str]:
 )
 async def test_an_action_is_logged_and_narrated_in_the_next_frame(fields, logged, narrated):
     comm = await socket_at()
-    msg = await act(comm, **fields)
-    assert error(msg) == "", error(msg)
-    assert logged in msg.oob(f"{P}-log").text
-    after = await step(comm)
-    assert narrated in narration(after), narration(after)
+    await _panel.acted(comm, fields, logged, narrated)
     await comm.disconnect()
 
 

@@ -10,19 +10,9 @@ import random
 import pytest
 
 from simulations.engines.threads_processes import ThreadsProcessesEngine as TP
+from tests.simulations.test_threads_processes_memory_ipc import play
 
 STATES = {"ready", "running", "blocked", "done"}
-
-
-def play(params: dict, actions: dict[int, dict] | None = None):
-    engine = TP(TP.parse_params(params), random.Random(1))
-    frames = [engine.reset()]
-    actions = actions or {}
-    while not engine.done and len(frames) < 2000:
-        if len(frames) - 1 in actions:
-            engine.apply(TP.parse_action(actions[len(frames) - 1]))
-        frames.append(engine.step())
-    return engine, frames
 
 
 def threads(frame) -> dict[str, dict]:

@@ -64,11 +64,7 @@ async def socket_at(step: int = OPEN_STEP, params: dict | None = None, client: s
 )
 async def test_an_action_is_logged_and_narrated_in_the_next_frame(fields, logged, narrated):
     comm = await socket_at()
-    msg = await act(comm, **fields)
-    assert error(msg) == "", error(msg)
-    assert logged in msg.oob(f"{P}-log").text
-    after = await step(comm)
-    assert narrated in narration(after), narration(after)
+    await _panel.acted(comm, fields, logged, narrated)
     await comm.disconnect()
 
 
