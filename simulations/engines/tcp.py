@@ -96,6 +96,9 @@ G_MS = 1.0  # RFC 6298's clock granularity G
 RTO_MIN_MS, RTO_MAX_MS, RTO_INITIAL_MS = 1000.0, 60000.0, 1000.0
 DELAYED_ACK_MS = 200.0
 READ_TICK_MS = 100.0
+#: A charted series keeps its latest SERIES_POINTS to SERIES_POINTS + SERIES_TRIM points (a
+#: frame's bytes are budgeted).
+SERIES_POINTS, SERIES_TRIM = 30, 10
 FLAG_BITS = {"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "PSH": 0x08, "ACK": 0x10}
 FLAG_ORDER = ("SYN", "FIN", "RST", "PSH", "ACK")
 
@@ -1725,8 +1728,10 @@ class TcpEngine(Engine):
             pts[-1] = [t, v]
         else:
             pts.append([t, v])
-        if len(pts) > 30:
-            del pts[0]
+        if len(pts) > SERIES_POINTS + SERIES_TRIM:
+            # The oldest go a batch at a time: the chart's window opens at a series' first
+            # point, and one that moved with every new point had the chart drawn anew each frame.
+            del pts[:SERIES_TRIM]
 
     def data_sender(self) -> TCB | None:
         best = None
