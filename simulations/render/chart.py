@@ -383,15 +383,22 @@ def time_window(start: float, now: float, parts: int = 4) -> tuple[float, float]
     return start, start + math.ceil(span / step + 1e-9) * step
 
 
-@lru_cache(maxsize=128)
 def _chrome(x: float, y: float, width: float, height: float, names: tuple[str, ...], caption: str,
             t0: float, t1: float, v0: float, v1: float, t_unit: str, integer: bool, legend: bool = True,
             colours: bool = True) -> str:
     """The opening, caption, legend, axes and ticks: everything but the lines and markers.
-    Text inherits the group's size and anchor, lines their group's stroke."""
+    Text inherits the group's size and anchor, lines their group's stroke. In three parts
+    cached apart: a moving time window (the common change) redraws only its own axis."""
+    return (_chrome_head(x, y, width, height, names, caption, legend, colours)
+            + _value_axis(width, height, bool(caption), legend, v0, v1, integer, colours)
+            + _time_axis(width, height, bool(caption), legend, t0, t1, t_unit, colours))
+
+
+@lru_cache(maxsize=128)
+def _chrome_head(x: float, y: float, width: float, height: float, names: tuple[str, ...], caption: str,
+                 legend: bool, colours: bool) -> str:
+    """The opening, the caption, the legend and the axis lines."""
     left, top, right, bottom = plot_box(width, height, caption=bool(caption), legend=legend)
-    sx = (right - left) / (t1 - t0)
-    sy = (bottom - top) / (v1 - v0)
     where = "" if x == 0 and y == 0 else f' transform="{translate(x, y)}"'
     out = [f'<g class="chart"{where} font-size="{FONT}"{_fill(colours, "#0f172a")}>']
     ly = 0.0
@@ -419,13 +426,29 @@ def _chrome(x: float, y: float, width: float, height: float, names: tuple[str, .
     out.append(f'<path class="chart-axis" d="M{num(left)},{num(top)}V{num(bottom)}H{num(right)}" fill="none"{axis} '
                f'stroke-width="1.5"/>')
     out.append(f'<g class="chart-ticks"{_fill(colours, "#475569")}>')
+    return "".join(out)
+
+
+@lru_cache(maxsize=128)
+def _value_axis(width: float, height: float, caption: bool, legend: bool, v0: float, v1: float, integer: bool,
+                colours: bool) -> str:
+    """The grid lines and the value labels."""
+    left, top, right, bottom = plot_box(width, height, caption=caption, legend=legend)
+    sy = (bottom - top) / (v1 - v0)
     v_ticks = [(bottom - (v - v0) * sy, v) for v in nice_ticks(v0, v1, 3, integer)]
     # (One path per line: a browser draws one path of many lines a little differently.)
     grid = "".join(f'<path d="M{num(left)},{num(yy)}H{num(right)}"/>' for yy, _ in v_ticks)
-    out.append(f'<g class="chart-grid"{_stroke(colours, "#e2e8f0")} stroke-width="1">{grid}</g>')
-    out.append('<g text-anchor="end">')
-    out.extend(f'<text x="{num(left - 6)}" y="{num(yy + 5.5)}">{_label(v)}</text>' for yy, v in v_ticks)
-    out.append("</g>")
+    labels = "".join(f'<text x="{num(left - 6)}" y="{num(yy + 5.5)}">{_label(v)}</text>' for yy, v in v_ticks)
+    return (f'<g class="chart-grid"{_stroke(colours, "#e2e8f0")} stroke-width="1">{grid}</g>'
+            f'<g text-anchor="end">{labels}</g>')
+
+
+@lru_cache(maxsize=128)
+def _time_axis(width: float, height: float, caption: bool, legend: bool, t0: float, t1: float, t_unit: str,
+               colours: bool) -> str:
+    """The time ticks and their labels (closing the ticks' group)."""
+    left, top, right, bottom = plot_box(width, height, caption=caption, legend=legend)
+    sx = (right - left) / (t1 - t0)
     t_ticks = nice_ticks(t0, t1, 3)
     marks, labels = [], []
     next_start = math.inf  # where the label to the right begins: the last one (with the unit) is always drawn
@@ -443,11 +466,11 @@ def _chrome(x: float, y: float, width: float, height: float, names: tuple[str, .
         next_start = start
     marks.reverse()
     labels.reverse()
+    out = ""
     if marks:
-        out.append(f'<g class="chart-axis"{axis} stroke-width="1.5">{"".join(marks)}</g>')
-        out.append(f'<g text-anchor="middle">{"".join(labels)}</g>')
-    out.append("</g>")
-    return "".join(out)
+        out = (f'<g class="chart-axis"{_stroke(colours, "#94a3b8")} stroke-width="1.5">{"".join(marks)}</g>'
+               f'<g text-anchor="middle">{"".join(labels)}</g>')
+    return out + "</g>"
 
 
 def _fill(colours: bool, colour: str) -> str:
