@@ -266,17 +266,6 @@ def _line_of(name: str, points: tuple[tuple[float, float], ...], end: float, ste
     return d, lx, ly
 
 
-def _line(points: tuple[tuple[float, float], ...], step: bool, t0: float, v0: float, left: float, bottom: float,
-          sx: float, sy: float) -> tuple[str, int, int]:
-    """A series' path (all of its points at or before the chart's end), and where it ends,
-    in tenths of a unit: (d, last x, last y). (Uncached: what `_line_of` caches and extends.)"""
-    d, lx, ly, started, held = _extend(_START, points, step, t0, v0, left, bottom, sx, sy)
-    if not started and held is not None:
-        ly = _to_tenths(bottom - (held - v0) * sy)
-        return f"M{_tenths(_to_tenths(left))},{_tenths(ly)}", _to_tenths(left), ly
-    return d, lx, ly
-
-
 def _extend(state: tuple, points: Sequence[tuple[float, float]], step: bool, t0: float, v0: float, left: float,
             bottom: float, sx: float, sy: float) -> tuple:
     """The line's state after `points` more (see _START): an absolute start, then relative
