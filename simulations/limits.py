@@ -133,6 +133,10 @@ ANALYSIS_COST = 1000
 class Budgets:
     """Per client address, a token bucket of engine steps."""
 
+    #: Past this many addresses, those whose bucket has refilled are forgotten before a new
+    #: one is added (a full bucket is what a new one starts as, so nothing changes for them).
+    TRACKED = 1024
+
     def __init__(self, rate: float = BUDGET_RATE, burst: int = BUDGET_BURST,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.rate, self.burst, self.clock = rate, burst, clock
@@ -146,6 +150,8 @@ class Budgets:
         now = self.clock()
         bucket = self._buckets.get(client)
         if bucket is None:
+            if len(self._buckets) >= self.TRACKED:
+                self.forget_idle()
             bucket = self._buckets[client] = [float(self.burst), now]
         bucket[0] = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
         bucket[1] = now

@@ -103,6 +103,21 @@ def test_a_budget_refuses_what_it_cannot_pay_and_refills_with_time():
     assert not budgets.charge("a", 1)
 
 
+def test_budgets_forget_addresses_whose_bucket_has_refilled_so_many_visitors_cannot_grow_them():
+    now = [0.0]
+    budgets = limits.Budgets(rate=100, burst=200, clock=lambda: now[0])
+    for i in range(3 * budgets.TRACKED):
+        assert budgets.charge(f"10.0.{i // 256}.{i % 256}", 150)
+        now[0] += 0.01  # each spent bucket refills within 0.5 s
+    assert len(budgets._buckets) <= budgets.TRACKED
+    # One still spending keeps its bucket: forgetting it would hand it a full one.
+    budgets.charge("10.9.9.9", 200)
+    assert not budgets.charge("10.9.9.9", 100)
+    for i in range(budgets.TRACKED):
+        budgets.charge(f"10.8.{i // 256}.{i % 256}", 1)
+    assert not budgets.charge("10.9.9.9", 100), "its spent bucket was kept"
+
+
 async def test_long_seeks_from_one_address_are_refused_when_they_arrive_not_after_the_backlog():
     race = "/ws/simulations/race-conditions/?panel=sim-race-conditions"
     socks = [await open_socket(client=("10.6.0.1", n), path=race) for n in range(6)]
