@@ -96,6 +96,19 @@ class LiveDaphne:
         self.manage("shell", "-c", code, LIVE_USERS=json.dumps(passwords))
 
 
+
+#: `manage.py shell -c` code that makes (or resets) the staff user LIVE_USER, password
+#: LIVE_PASSWORD, in the Instructors group; a test's own set-up code follows it.
+MAKE_INSTRUCTOR = r"""
+import json, os
+from django.contrib.auth.models import Group, User
+user, _ = User.objects.get_or_create(username=os.environ["LIVE_USER"], defaults={"is_staff": True})
+user.is_staff = True
+user.set_password(os.environ["LIVE_PASSWORD"])
+user.save()
+user.groups.add(Group.objects.get(name="Instructors"))
+"""
+
 @contextmanager
 def running_daphne(directory: Path) -> Iterator[LiveDaphne]:
     """Migrate a fresh database in `directory` and serve it; Daphne's log is daphne.log there."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require
+from tests.browser.panel import watched_page
 from tests.live import LiveDaphne, running_daphne
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,10 +47,5 @@ def browser(live_daphne):
 def page(browser):
     """A fresh page that collects console errors; a test fails if the page logged any."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.console_errors = errors
-    yield page
+    yield watched_page(context)
     context.close()

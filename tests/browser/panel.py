@@ -1,4 +1,4 @@
-"""What the browser tests read off a simulation panel, as a learner sees it."""
+"""What the browser tests read off a page and its simulation panel, as a learner sees it."""
 
 from __future__ import annotations
 
@@ -22,3 +22,14 @@ def metric(page, prefix: str, name: str) -> str | None:
         }""",
         [prefix + "-metrics", name],
     )
+
+
+def watched_page(context):
+    """A new page of `context` whose console errors and uncaught exceptions collect in its
+    `console_errors` (a test asserts it is empty)."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.console_errors = errors
+    return page

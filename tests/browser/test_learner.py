@@ -11,7 +11,7 @@ import re
 import pytest
 
 from tests.browser.conftest import CHROMIUM  # noqa: F401  (the browser fixtures live there)
-from tests.browser.panel import expect
+from tests.browser.panel import expect, watched_page
 
 pytestmark = pytest.mark.browser
 
@@ -50,12 +50,7 @@ def open_more(page, prefix: str = P) -> None:
 @pytest.fixture
 def phone(browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, has_touch=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.console_errors = errors
-    yield page
+    yield watched_page(context)
     context.close()
 
 

@@ -6,23 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
+from tests.live import MAKE_INSTRUCTOR
+
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 INSTRUCTOR, PASSWORD = "browser-preset-author", "a-long-browser-test-password"
-SETUP = r"""
-import json, os
-from django.contrib.auth.models import Group, User
+SETUP = MAKE_INSTRUCTOR + r"""
 from topics.models import KeyFeature, Topic
-user, _ = User.objects.get_or_create(username=os.environ["LIVE_USER"], defaults={"is_staff": True})
-user.is_staff = True
-user.set_password(os.environ["LIVE_PASSWORD"])
-user.save()
-user.groups.add(Group.objects.get(name="Instructors"))
 topic = Topic.objects.get(slug="race-conditions")
 print(json.dumps({"topic": topic.pk, "features": KeyFeature.objects.filter(topic=topic).count()}))
 """

@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.live import MAKE_INSTRUCTOR
+
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 INSTRUCTOR, PASSWORD = "browser-instructor", "a-long-browser-test-password"
-SETUP = r"""
-import json, os
-from django.contrib.auth.models import Group, User
+SETUP = MAKE_INSTRUCTOR + r"""
 from simulations.models import SimulationPreset
-user, _ = User.objects.get_or_create(username=os.environ["LIVE_USER"], defaults={"is_staff": True})
-user.is_staff = True
-user.set_password(os.environ["LIVE_PASSWORD"])
-user.save()
-user.groups.add(Group.objects.get(name="Instructors"))
 preset = SimulationPreset.objects.order_by("pk").first()
 if preset is not None and not SimulationPreset.objects.filter(slug="browser-delete-me").exists():
     preset.pk = None
