@@ -187,11 +187,23 @@ def _to_tenths(v: float) -> int:
 
 def _tenths(n: int) -> str:
     """An integer number of tenths as a short path number: 48 -> "4.8", -8 -> "-.8", 120 -> "12"."""
+    if -_TENTHS_SPAN < n < _TENTHS_SPAN:
+        return _TENTHS[n]
+    return _tenths_of(n)
+
+
+def _tenths_of(n: int) -> str:
     if n % 10 == 0:
         return str(n // 10)
     sign = "-" if n < 0 else ""
     whole, frac = divmod(abs(n), 10)
     return f"{sign}{whole or ''}.{frac}"
+
+
+#: _tenths of every step and place within a stage (negative indices from the end): a line's
+#: points are formatted per frame when its window moves.
+_TENTHS_SPAN = 10_000
+_TENTHS = [_tenths_of(n) for n in range(_TENTHS_SPAN)] + [_tenths_of(n) for n in range(-_TENTHS_SPAN + 1, 0)]
 
 
 @lru_cache(maxsize=256)

@@ -33,6 +33,7 @@ DIRECT = MappingProxyType({"A": (64.0, 70.0), "B": (368.0, 70.0)})
 VIA = MappingProxyType({"A": (56.0, 64.0), "A2": (56.0, 174.0), "R": (216.0, 119.0), "B": (376.0, 119.0)})
 
 
+@lru_cache(maxsize=256)
 def _host(endpoint_id: str) -> str:
     return SHORT.get(endpoint_id.split(":")[0], "A")
 
@@ -186,34 +187,45 @@ def _marker(st: Any) -> Marker:
 
 
 #: The last endpoints part: (their states, y, (markup, height)); most frames change no endpoint.
-_LAST_ENDPOINTS: list = [(), None, None, None]
+_LAST_ENDPOINTS: list = [(), None, None]
 
 
 def _endpoints(endpoints: list[Entity], y: float) -> tuple[str, float]:
     states = tuple(e.state for e in endpoints)
     last = _LAST_ENDPOINTS
-    if (last[1] == y and len(last[0]) == len(states) and all(a is b for a, b in zip(last[0], states))
-            and last[3] == [e.id for e in endpoints]):
-        return last[2]
-    drawn = _endpoints_of(endpoints, y)
-    last[:] = [states, y, drawn, [e.id for e in endpoints]]
+    if last[1] == y and len(last[0]) == len(states) and all(a is b for a, b in zip(last[0], states)):
+        return last[2]  # (the same state objects: the same endpoints, unchanged)
+    places, height = _endpoint_places(tuple(st["flow"] for st in states), y)
+    w = EP_W
+    out = []
+    for e, where in zip(endpoints, places):
+        if where is None:
+            continue
+        st = e.state
+        x, yy = where
+        out.append(_BLOCKS.of(st, lambda: _endpoint_block(
+            e.id, st["state"], st["snd_una"], st["snd_nxt"], st["rcv_nxt"], st["cwnd"], st["ssthresh"], st["rwnd"],
+            st["flight_size"], st["rto"], st["srtt"], st["phase"], st["peer_window"], x, yy, w), where))
+    drawn = "".join(out), height
+    last[:] = [states, y, drawn]
     return drawn
 
 
-def _endpoints_of(endpoints: list[Entity], y: float) -> tuple[str, float]:
-    w = (WIDTH - 3 * 6) / 2
-    out = []
-    flows = sorted({e.state["flow"] for e in endpoints})
+EP_W = (WIDTH - 3 * 6) / 2
+
+
+@lru_cache(maxsize=64)
+def _endpoint_places(flows: tuple[int, ...], y: float) -> tuple[tuple[tuple[float, float] | None, ...], float]:
+    """Where each endpoint's block goes (None: not drawn), in the order given, and the part's
+    height: a row per connection (flows in order), its first two ends side by side."""
     h = EP_LINES * LINE + 10
-    for row, flow in enumerate(flows):
-        pair = [e for e in endpoints if e.state["flow"] == flow]
-        for col, e in enumerate(pair[:2]):
-            st = e.state
-            x, yy = 6 + col * (w + 6), y + row * (h + 6)
-            out.append(_BLOCKS.of(st, lambda: _endpoint_block(
-                e.id, st["state"], st["snd_una"], st["snd_nxt"], st["rcv_nxt"], st["cwnd"], st["ssthresh"], st["rwnd"],
-                st["flight_size"], st["rto"], st["srtt"], st["phase"], st["peer_window"], x, yy, w), (x, yy)))
-    return "".join(out), len(flows) * (h + 6)
+    rows = {flow: row for row, flow in enumerate(sorted(set(flows)))}
+    seen: dict[int, int] = {}
+    places = []
+    for flow in flows:
+        col = seen[flow] = seen.get(flow, -1) + 1
+        places.append((6 + col * (EP_W + 6), y + rows[flow] * (h + 6)) if col < 2 else None)
+    return tuple(places), len(rows) * (h + 6)
 
 
 def _short_mac(mac: str) -> str:
@@ -304,8 +316,6 @@ def _layers_key(e: Entity) -> tuple:
     return _LAYERS_KEYS.of(st, key)
 
 
-_HAS_CAPTION = "caption" in Network._fields
-
 #: At most this many segments are drawn (a frame's bytes are budgeted): the inspected one, those
 #: that will be lost, corrupted or are retransmissions, then the most recently sent. The stage's
 #: accessible name counts them all.
@@ -323,14 +333,6 @@ def _drawn(segs: list[Entity]) -> list[Entity]:
     return [e for e in segs if e.id in keep]
 
 
-def _caption(endpoints: list[Entity], router: Entity | None) -> str:
-    flows = len({e.state["flow"] for e in endpoints})
-    words = f"{flows} TCP connection{'s' if flows != 1 else ''} over IPv4 over Ethernet"
-    if router is not None:
-        words += f" · bottleneck {router.state['rate_kbps']:,} kbit/s"
-    return words
-
-
 def _summary(frame: Frame, endpoints: list[Entity], n: int) -> str:
     ends = "; ".join(f"{e.id} {e.state['state']}" for e in endpoints)
     drawn = f" ({MAX_DRAWN} drawn)" if n > MAX_DRAWN else ""
@@ -343,27 +345,32 @@ def _router_node(queue: int, limit: int, drops: int) -> StageNode:
 
 
 _NAMES = MappingProxyType({"A": "client", "A2": "client 2", "R": "router", "B": "server"})
-#: (host, ids of its endpoints' states) -> (the states, its StageNode): see _BLOCKS.
-_HOSTS: dict[tuple, tuple[tuple, StageNode]] = {}
 
 
 def _host_node(h: str, mine: tuple[dict, ...]) -> StageNode:
     """A host as a node: its connections' first state under its name, a double ring once one
-    is established, and the first running timer as a ring (once per set of state objects)."""
-    key = (h, tuple(map(id, mine)))
-    hit = _HOSTS.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], mine)):
-        return hit[1]
-    states = [st["state"] for st in mine]
+    is established, and the first running timer as a ring. Keyed by what it shows, not by
+    the state objects: most segments change an endpoint's numbers and none of these."""
     t = next((st["timer"] for st in mine if st["timer"]), None)
-    ring = _ring(t["kind"], t["start"], t["deadline"]) if t else None
-    title = f"{t['kind']} timer running" if t else ""  # stable text: the node's drawing is cached
-    node = StageNode(h, _NAMES[h], "double" if "ESTABLISHED" in states else "plain", (" ".join(states[:1]),),
-                     False, ring, title)
-    if len(_HOSTS) > 512:
-        _HOSTS.clear()
-    _HOSTS[key] = (mine, node)
-    return node
+    states = tuple(st["state"] for st in mine)
+    return _host_node_of(h, states, (t["kind"], t["start"], t["deadline"]) if t else None)
+
+
+@lru_cache(maxsize=512)
+def _host_node_of(h: str, states: tuple[str, ...], timer: tuple[str, float, float] | None) -> StageNode:
+    ring = _ring(*timer) if timer else None
+    title = f"{timer[0]} timer running" if timer else ""  # stable text: the node's drawing is cached
+    return StageNode(h, _NAMES[h], "double" if "ESTABLISHED" in states else "plain",
+                     (" ".join(states[:1]),), False, ring, title)
+
+
+@lru_cache(maxsize=64)
+def _network(flows: int, rate_kbps: int | None) -> Network:
+    """The links and the caption: "N TCP connections over IPv4 over Ethernet", and the bottleneck's rate."""
+    words = f"{flows} TCP connection{'s' if flows != 1 else ''} over IPv4 over Ethernet"
+    if rate_kbps is None:
+        return Network(links=(("A", "B"),), caption=words)
+    return Network(links=(("A", "R"), ("A2", "R"), ("R", "B")), caption=f"{words} · bottleneck {rate_kbps:,} kbit/s")
 
 
 def render_stage(frame: Frame, dom_id: str) -> str:
@@ -397,10 +404,9 @@ def render_stage(frame: Frame, dom_id: str) -> str:
             q = router.state if router else {"queue": 0, "limit": 0, "drops": 0}
             nodes.append(_router_node(q["queue"], q["limit"], q["drops"]))
         else:
-            nodes.append(_host_node(h, tuple(by_host.get(h, ()))))
+            nodes.append(_host_node(h, by_host.get(h, ())))
     messages = [m for e in _drawn(segs) if (m := _message(e, now)) is not None]
-    links = (("A", "R"), ("A2", "R"), ("R", "B")) if via else (("A", "B"),)
-    net = Network(links=links, caption=_caption(endpoints, router)) if _HAS_CAPTION else Network(links=links)
+    net = _network(len({e.state["flow"] for e in endpoints}), router.state["rate_kbps"] if via else None)
     topo, topo_h = render_topology(nodes, messages, now, net, width=WIDTH,
                                    positions=VIA if via else DIRECT, lines=2)
     parts = [topo]

@@ -295,25 +295,25 @@ def _glyph(shape: str, gx: float) -> str:
     return f'<path class="msg-glyph" d="M{num(gx - 5)},-5h10v10h-10z"/>'
 
 
-@lru_cache(maxsize=1024)
 def _message_parts(kind: str, label: str, shape: str, drop: bool, title: str) -> tuple[str, str, float]:
     """A message's class list (without "across-cut"), its inside (title, pill, glyph,
     label) and its pill's width. The same for every frame the message is in flight."""
-    cls = "topo-msg " + escape(kind) + (" dropping" if drop else "")
-    tip = f"<title>{escape(title)}</title>" if title else ""
-    return cls, tip + _message_body(label, shape, drop), pill_width(label, drop)
+    cls, body, width = _pill(kind, label, shape, drop)
+    return cls, (f"<title>{escape(title)}</title>{body}" if title else body), width
 
 
-@lru_cache(maxsize=512)
-def _message_body(label: str, shape: str, drop: bool) -> str:
-    """The pill: glyph then label, centred on the message's position."""
+@lru_cache(maxsize=1024)
+def _pill(kind: str, label: str, shape: str, drop: bool) -> tuple[str, str, float]:
+    """The class list, the pill (glyph then label, centred on the message's position) and its
+    width: shared by every message of a kind and label (a title is often one message's own)."""
     shown = label + (" \u2715" if drop else "")
     w = pill_width(label, drop)
     left = -w / 2
-    return (
+    body = (
         f'<rect class="msg-pill" x="{num(left)}" y="{num(-MSG_H / 2)}" width="{num(w)}" height="{MSG_H}" rx="{MSG_H // 2}"/>'
         f'{_glyph(shape, left + 13)}<text x="{num(left + 22)}" y="5.5">{escape(shown)}</text>'
     )
+    return "topo-msg " + escape(kind) + (" dropping" if drop else ""), body, w
 
 
 def pill_width(label: str, drop: bool = False) -> float:
