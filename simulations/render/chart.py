@@ -181,7 +181,12 @@ def _line_element(k: int, name: str, colours: bool) -> tuple[str, str]:
 
 
 def _to_tenths(v: float) -> int:
-    """`v` in tenths, rounded as "%.1f" rounds it (exactly, not by the binary product v * 10)."""
+    """`v` in tenths, rounded as "%.1f" rounds it: the binary product v * 10 rounded, unless
+    it is within a hair of a half, where the exact decimal value decides."""
+    q = v * 10
+    n = round(q)
+    if -0.4999 < q - n < 0.4999:
+        return n
     return int(f"{v:.1f}".replace(".", ""))
 
 
@@ -301,9 +306,9 @@ def _extend(state: tuple, points: Sequence[tuple[float, float]], step: bool, t0:
                 continue
         if step:
             if xx != lx:
-                d.append(f"h{_tenths(xx - lx)}")
+                d.append("h" + _tenths(xx - lx))
             if yy != ly:
-                d.append(f"v{_tenths(yy - ly)}")
+                d.append("v" + _tenths(yy - ly))
         elif yy == ly:
             if xx != lx:
                 d.append(f"h{_tenths(xx - lx)}")

@@ -232,19 +232,19 @@ def _short_mac(mac: str) -> str:
     return "\u2026" + mac[-5:]
 
 
-@lru_cache(maxsize=256)
-def _layers_box(key: tuple, y: float) -> str:
-    """The inspected segment as nested boxes, outermost (the link layer) first."""
-    seg_id, where, chosen, payload, layers = key
-    eth, ip, tcp, app = layers
-    ef, ipf, tf = dict(eth[2]), dict(ip[2]), dict(tcp[2])
-    data_len = app[2][0][1]
-    tcp_len = tcp[1]
-    frame_len = eth[1] + 4 + ipf["total length"]
+def _layers_box(st: Any, y: float) -> str:
+    """The inspected segment (the packet entity's state) as nested boxes, outermost (the link
+    layer) first."""
+    seg_id, where, chosen, payload = st["segment"], st["where"], st["chosen"], st["payload"]
+    eth, ip, tcp, app = st["layers"]
+    ef, ipf, tf = dict(eth["fields"]), dict(ip["fields"]), dict(tcp["fields"])
+    data_len = app["fields"][0][1]
+    tcp_len = tcp["header"]
+    frame_len = eth["header"] + 4 + ipf["total length"]
     heads = [
-        (f"Link: Ethernet II frame, {frame_len} B", f"header {eth[1]} B + FCS 4 B; dst {_short_mac(ef['dst MAC'])} "
+        (f"Link: Ethernet II frame, {frame_len} B", f"header {eth['header']} B + FCS 4 B; dst {_short_mac(ef['dst MAC'])} "
                                                     f"src {_short_mac(ef['src MAC'])} type 0x0800"),
-        (f"Internet: IPv4 packet, {ipf['total length']} B", f"header {ip[1]} B; {ipf['src']} \u2192 {ipf['dst']} TTL 64"),
+        (f"Internet: IPv4 packet, {ipf['total length']} B", f"header {ip['header']} B; {ipf['src']} \u2192 {ipf['dst']} TTL 64"),
         (f"Transport: TCP segment, {tcp_len + data_len} B", f"header {tcp_len} B; port {tf['src port']} \u2192 {tf['dst port']}",
          f"seq {tf['seq']} ack {tf['ack']} {tf['flags']}", f"win {tf['window']:,} sum {tf['checksum']}"
          + (f" MSS {tf['MSS option']}" if "MSS option" in tf else "")),
@@ -288,32 +288,17 @@ def _layer_line(x: float, y: float, head: bool, line: str, w: float) -> str:
     return f'<text x="{x:.0f}" y="{y:.0f}"{cls}>{esc(fit(line, w - 14, FONT))}</text>'
 
 
+#: The packet entity's state -> its layers box: the engine hands the same state object to
+#: every frame while the inspected segment and its place are unchanged.
 _BOXES: IdentityMemo[str] = IdentityMemo(256)
 
 
 def _packet_box(packet: Entity, y: float) -> str:
-    """The layers box of the packet entity (found by its state's identity: see _layers_key)."""
-    return _BOXES.of(packet.state, lambda: _layers_box(_layers_key(packet), y), y)
+    return _BOXES.of(packet.state, lambda: _layers_box(packet.state, y), y)
 
 
 def layers_height() -> float:
     return 24 + (2 + 2 + 4 + 1) * LINE + 8 * 4 + 16
-
-
-#: The packet entity's state -> its key; see _layers_key.
-_LAYERS_KEYS: IdentityMemo[tuple] = IdentityMemo(256)
-
-
-def _layers_key(e: Entity) -> tuple:
-    """The packet entity as a hashable key, computed once per state object (the engine hands
-    the same one to every frame while the inspected segment and its place are unchanged)."""
-    st = e.state
-
-    def key() -> tuple:
-        layers = tuple((l["name"], l["header"], tuple((k, v) for k, v in l["fields"])) for l in st["layers"])
-        return (st["segment"], st["where"], st["chosen"], st["payload"], layers)
-
-    return _LAYERS_KEYS.of(st, key)
 
 
 #: At most this many segments are drawn (a frame's bytes are budgeted): the inspected one, those

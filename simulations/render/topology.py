@@ -335,10 +335,22 @@ def message_path(a: tuple[float, float], b: tuple[float, float], width: float = 
     return (a[0] + ux * reach + nx, a[1] + uy * reach + ny, b[0] - ux * reach + nx, b[1] - uy * reach + ny)
 
 
+#: id(message) -> (the message, layout, across, time scale, its static parts): a layout that
+#: hands the same StageMessage to the next frame (TCP's memo) finds them without hashing it.
+_STATICS: dict[int, tuple] = {}
+
+
 def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_scale: float) -> str:
     """A message at `now`: its static parts are cached (`_message_static`); only its place
     and its animation's delay are formatted per frame."""
-    static = _message_static(m, layout, across, time_scale)
+    hit = _STATICS.get(id(m))
+    if hit is not None and hit[0] is m and hit[1] is layout and hit[2] == across and hit[3] == time_scale:
+        static = hit[4]
+    else:
+        static = _message_static(m, layout, across, time_scale)
+        if len(_STATICS) > 1024:
+            _STATICS.clear()
+        _STATICS[id(m)] = (m, layout, across, time_scale, static)
     if static is None:
         return ""
     head, x0, y0, dx, dy, mid, tail = static
