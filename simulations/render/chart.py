@@ -389,6 +389,7 @@ def time_window(start: float, now: float, parts: int = 4) -> tuple[float, float]
     return start, start + math.ceil(span / step + 1e-9) * step
 
 
+@lru_cache(maxsize=128)
 def _chrome(x: float, y: float, width: float, height: float, names: tuple[str, ...], caption: str,
             t0: float, t1: float, v0: float, v1: float, t_unit: str, integer: bool, legend: bool = True,
             colours: bool = True) -> str:

@@ -250,42 +250,46 @@ def _layers_box(st: Any, y: float) -> str:
          + (f" MSS {tf['MSS option']}" if "MSS option" in tf else "")),
         (f"Application: {data_len} B" + (f" \u201c{payload}\u201d" if payload and data_len else ""),),
     ]
-    out = [f'<g class="tcp-layers" transform="translate(0,{y:.0f})">']
     title = f"Segment {seg_id} ({where}){'' if chosen else ', followed'}"
-    out.append(f'<text x="8" y="16" class="layers-title">{esc(fit(title, WIDTH - 16, FONT))}</text>')
-    counts = [len(h) for h in heads]
+    out = [f'<g class="tcp-layers" transform="translate(0,{y:.0f})">',
+           f'<text x="8" y="16" class="layers-title">{esc(fit(title, WIDTH - 16, FONT))}</text>']
+    for (box, slots), lines in zip(_layer_slots(tuple(len(h) for h in heads)), heads):
+        out.append(box)
+        for (opening, room), line in zip(slots, lines):
+            out.append(_layer_text(opening, line, room))
+    out.append("</g>")
+    return "".join(out)
+
+
+@lru_cache(maxsize=8)
+def _layer_slots(counts: tuple[int, ...]) -> tuple[tuple[str, tuple[tuple[str, float], ...]], ...]:
+    """Per layer, outermost first: its box, and per line the <text> opening and the room for
+    the line (the first, the layer's name and size, in the head's weight). The same for
+    every segment: each layer has the same number of lines."""
     tops = []
     yy = 24.0
     for n in counts:
         tops.append(yy)
         yy += n * LINE + 8
     inner_bottom = tops[-1] + counts[-1] * LINE + 4
-    boxes = []
-    for i, h in enumerate(heads):
+    layers = []
+    for i, n in enumerate(counts):
         inset = 8 * i
         x0 = 6 + inset
         w = WIDTH - 12 - 2 * inset
         top = tops[i] - 2
-        bottom = inner_bottom + (len(heads) - 1 - i) * 5
-        boxes.append(_layer_rect(i, x0, top, w, bottom - top))
-        for k, ln in enumerate(h):
-            boxes.append(_layer_line(x0 + 8, tops[i] + 14 + k * LINE, k == 0, ln, w))
-    out.extend(boxes)
-    out.append("</g>")
-    return "".join(out)
-
-
-@lru_cache(maxsize=64)
-def _layer_rect(i: int, x0: float, top: float, w: float, h: float) -> str:
-    return f'<rect class="layer-box layer-{i}" x="{x0:.0f}" y="{top:.0f}" width="{w:.0f}" height="{h:.0f}" rx="5"/>'
+        h = inner_bottom + (len(counts) - 1 - i) * 5 - top
+        box = f'<rect class="layer-box layer-{i}" x="{x0:.0f}" y="{top:.0f}" width="{w:.0f}" height="{h:.0f}" rx="5"/>'
+        slots = tuple((f'<text x="{x0 + 8:.0f}" y="{tops[i] + 14 + k * LINE:.0f}"{cls}>', w - 14)
+                      for k, cls in enumerate([' class="layer-head"'] + [""] * (n - 1)))
+        layers.append((box, slots))
+    return tuple(layers)
 
 
 @lru_cache(maxsize=2048)
-def _layer_line(x: float, y: float, head: bool, line: str, w: float) -> str:
-    """One line of a layer's box (its first, the layer's name and size, in the head's weight);
-    most repeat from one inspected segment to the next."""
-    cls = ' class="layer-head"' if head else ""
-    return f'<text x="{x:.0f}" y="{y:.0f}"{cls}>{esc(fit(line, w - 14, FONT))}</text>'
+def _layer_text(opening: str, line: str, room: float) -> str:
+    """A layer's line (most repeat from one inspected segment to the next)."""
+    return f"{opening}{esc(fit(line, room, FONT))}</text>"
 
 
 #: The packet entity's state -> its layers box: the engine hands the same state object to
