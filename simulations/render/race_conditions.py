@@ -170,6 +170,25 @@ def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set
     return "".join(out)
 
 
+#: What a placed thread column shows -> its markup: a step changes one or two threads, and
+#: the engine hands every thread a new state, so the others are found by what they show.
+_COLUMNS: dict[tuple, str] = {}
+
+
+def _placed_column(e: Entity, x: float, y: float, height: float, ny: float, race_lines: set[int],
+                   names: tuple[str, ...]) -> str:
+    st = e.state
+    key = (st["name"], st["status"], st["line"], st["executed_line"], tuple(st["registers"].items()),
+           tuple(st["clock"]), st["code"], x, y, height, ny, tuple(sorted(race_lines)), names)
+    drawn = _COLUMNS.get(key)
+    if drawn is None:
+        drawn = _col(x, y, COL_W, height, 0, ny, "race-col--thread", _thread_column(e, 0, 0, height, race_lines, list(names)))
+        if len(_COLUMNS) >= 2048:
+            _COLUMNS.clear()
+        _COLUMNS[key] = drawn
+    return drawn
+
+
 def _memory_cell(e: Entity, x: float, y: float, w: float) -> str:
     st = e.state
     access = st["access"]
@@ -334,10 +353,10 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         f'<div id="{escape(dom_id)}" class="race-stage race-stage--n{n}" role="img" aria-label="{escape(label)}" '
         f'style="--W:{width:.0f};--H:{height:.0f};--NH:{narrow_h:.0f}"><div class="race-board">'
     ]
+    names_key = tuple(names)
     for t in threads:
         name = t.state["name"]
-        out.append(_col(col_x[name], top, COL_W, col_h, 0, col_ny[name], "race-col--thread",
-                        _thread_column(t, 0, 0, col_h, race_lines.get(name, set()), names)))
+        out.append(_placed_column(t, col_x[name], top, col_h, col_ny[name], race_lines.get(name, set()), names_key))
 
     # Shared memory, lock, file: one column.
     cw = MEM_W

@@ -107,16 +107,16 @@ class Message:
 
 #: The stage parts' module-level caches that are plain dicts (the rest are lru caches and
 #: identity memos, found by their type).
-_CACHE_DICTS = ("_GROWN", "_LINES", "_RANGES", "_GIVEN", "_HOSTS", "_CHARTS")
+_CACHE_DICTS = ("_GROWN", "_LINES", "_RANGES", "_GIVEN", "_CHARTS", "_STATICS", "_COLUMNS")
 
 
 def forget_drawings() -> None:
     """Empty every cache the stages and their parts keep, as in a fresh process."""
     import functools
 
-    from simulations.render import chart, memo, svg, tcp, topology, ws_protocol
+    from simulations.render import chart, memo, race_conditions, svg, tcp, topology, ws_protocol
 
-    for mod in (tcp, ws_protocol, chart, topology, svg):
+    for mod in (tcp, ws_protocol, chart, topology, svg, race_conditions):
         for name, value in vars(mod).items():
             if isinstance(value, functools._lru_cache_wrapper):
                 value.cache_clear()
@@ -124,4 +124,4 @@ def forget_drawings() -> None:
                 value.clear()
     for each in memo.every():
         each.clear()
-    tcp._LAST_ENDPOINTS[:] = [(), None, None, None]
+    tcp._LAST_ENDPOINTS[:] = [(), None, None]
