@@ -247,6 +247,7 @@ async def test_the_socket_and_the_api_show_the_same_run(engine, async_client):
     await comm.receive_from(2)
     panel = PanelRenderer(engine, prefix)
     from simulations.engines.base import Entity, Event, Frame
+    from simulations.render.panel import ascii_markup
 
     def tuples(value):  # JSON has lists where a frame holds tuples
         if isinstance(value, list):
@@ -269,8 +270,8 @@ async def test_the_socket_and_the_api_show_the_same_run(engine, async_client):
         assert msg.oob(f"{prefix}-narration", "innerHTML").text == expected["narration"]
         metrics = msg.el(f"{prefix}-metrics")
         assert len(metrics.find_all("dd")) == len(expected["metrics"])
-        # The API's frame, drawn by the panel, is what the socket sent.
-        assert await sync_to_async(lambda: msg.raw(f"{prefix}-stage"))() == panel.stage(frame_of(expected))
+        # The API's frame, drawn by the panel, is what the socket sent (as ASCII: ascii_markup).
+        assert await sync_to_async(lambda: msg.raw(f"{prefix}-stage"))() == ascii_markup(panel.stage(frame_of(expected)))
     await comm.disconnect()
 
 
