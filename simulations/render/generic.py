@@ -54,14 +54,14 @@ def render_stage_generic(frame: Frame, dom_id: str) -> str:
         parts.append(
             f'<g class="sim-generic__entity sim-kind-{escape(entity.kind)}">'
             f'<rect x="{x}" y="{y}" width="{_BOX_W}" height="{_BOX_H}" rx="10"/>'
-            f'<text x="{x + 10}" y="{y + 22}" class="sim-generic__title">{escape(entity.id)}'
-            f' <tspan class="sim-generic__kind">{escape(entity.kind)}</tspan></text>{"".join(lines)}</g>'
+            f'<text x="{x + 10}" y="{y + 22}" class="sim-generic__title" font-size="15">{escape(entity.id)}'
+            f' <tspan class="sim-generic__kind" font-size="12">{escape(entity.kind)}</tspan></text>{"".join(lines)}</g>'
         )
     rows = max(1, -(-len(frame.entities) // cols))
     width = _GAP + cols * (_BOX_W + _GAP)
     height = _GAP + rows * (_BOX_H + _GAP)
     return (
-        f'<svg id="{escape(dom_id)}" class="sim-stage sim-generic" viewBox="0 0 {width} {height}" '
+        f'<svg id="{escape(dom_id)}" class="sim-stage sim-generic" viewBox="0 0 {width} {height}" font-size="13" '
         f'role="img" aria-label="Step {frame.index}: {len(frame.entities)} elements" '
         f'xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>'
     )

@@ -398,7 +398,9 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     net = _network(len({e.state["flow"] for e in endpoints}), router.state["rate_kbps"] if via else None)
     topo, topo_h = render_topology(nodes, messages, now, net, width=WIDTH,
                                    positions=VIA if via else DIRECT, lines=2)
-    parts = [topo]
+    # The endpoints and layers text inherit their size from this group, not from the page
+    # (17 px on a desktop): their lines are cut to fit at FONT.
+    parts = [topo, f'<g font-size="{FONT:.0f}">']
     y = topo_h + GAP
     ep, ep_h = _endpoints(endpoints, y)
     parts.append(ep)
@@ -409,6 +411,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         parts.append(f'<g class="tcp-layers" transform="translate(0,{y:.0f})"><text x="8" y="16" class="layers-title">'
                      "No segment sent yet: the layers of the next one show here.</text></g>")
     y += layers_height() + GAP
+    parts.append("</g>")
     # The engine keeps each series' latest points: the window opens where every line has
     # its points (a quiet ssthresh keeps older ones than a busy cwnd), so none starts midway.
     start = max((s.points[0][0] for s in series if s.points), default=0.0)

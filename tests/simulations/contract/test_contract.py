@@ -29,6 +29,7 @@ from tests.simulations.sockets import receive
 
 ROOT = Path(__file__).resolve().parents[3]
 SVG = "{http://www.w3.org/2000/svg}svg"
+TEXT = "{http://www.w3.org/2000/svg}text"
 # --------------------------------------------------------------------------- determinism
 
 _DIGEST = """
@@ -193,6 +194,24 @@ def test_every_frame_draws_as_svg_that_parses(engine):
             assert root.tag in (SVG, "div") and svgs, root.tag
             for drawing in svgs:
                 assert drawing.get("viewBox"), "a viewBox, so the stage scales"
+
+
+def _unsized_texts(el: ET.Element, sized: bool = False):
+    sized = sized or el.get("font-size") is not None
+    if el.tag == TEXT and not sized and "".join(el.itertext()).strip():
+        yield "".join(el.itertext())
+    for child in el:
+        yield from _unsized_texts(child, sized)
+
+
+def test_every_text_has_its_size_from_the_stage(engine):
+    """A stage lays out and cuts its text at its own font size; a text that inherited the
+    page's (17 px on a desktop, 16 on a phone) ran out of TCP's endpoint and layer boxes."""
+    stage = stage_for(engine)
+    for run in runs_of(engine):
+        for frame in replay(engine, run, HORIZON):
+            unsized = list(_unsized_texts(ET.fromstring(stage.stage(frame, "stage-id"))))
+            assert not unsized, (engine.slug, frame.index, unsized[:3])
 
 
 _RENDER = """
