@@ -45,7 +45,7 @@ GLYPH = {"running": "\u25b6", "in_cs": "\u25a0", "spinning": "\u21bb", "blocked"
 WORD = {"running": "running", "in_cs": "in critical section", "spinning": "spinning", "blocked": "blocked",
         "sleeping": "backing off", "ready": "ready (no core)", "done": "done"}
 NODE_WORD = {"in_cs": "in CS", "ready": "ready", "sleeping": "backing off"}
-SHAPE = {"blocked": "dashed", "spinning": "dashed", "in_cs": "double", "done": "crashed"}
+SHAPE = {"blocked": "dashed", "spinning": "dashed", "in_cs": "double", "done": "done"}
 
 
 def _txt(x: float, y: float, s: str, cls: str = "", anchor: str = "", weight: str = "") -> str:

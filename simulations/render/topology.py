@@ -74,7 +74,7 @@ class Timer(NamedTuple):
 class StageNode(NamedTuple):
     id: str
     role: str = ""  # the word under the id (and a class): "leader", "crashed"...
-    shape: str = "plain"  # "plain" | "double" | "dashed" | "crashed"
+    shape: str = "plain"  # "plain" | "double" | "dashed" | "crashed" | "done" (finished: grey, a tick)
     lines: tuple[str, ...] = ()  # more lines under the role word ("term 3")
     crown: bool = False
     timer: Timer | None = None
@@ -238,6 +238,9 @@ def _node_body(nid: str, role_word: str, shape: str, more: tuple[str, ...], crow
     if shape == "crashed":
         k = num(r * 0.62)
         out.append(f'<path class="node-cross" d="M-{k},-{k}L{k},{k}M{k},-{k}L-{k},{k}"/>')
+    elif shape == "done":  # finished, not failed: a small tick under the id, where a crashed node has its cross
+        out.append(f'<path class="node-tick" d="M-{num(r * 0.27)},{num(r * 0.6)}l{num(r * 0.18)},{num(r * 0.18)}'
+                   f'l{num(r * 0.36)},-{num(r * 0.36)}"/>')
     if crown:
         out.append(f'<path class="node-crown" d="{_CROWN}"/>')
     out.append(f'<text class="node-id" y="6">{escape(nid)}</text>')

@@ -123,6 +123,23 @@ def test_every_frame_draws_one_legible_svg_of_fixed_size(preset):
     assert len(sizes) == 1, sizes
 
 
+def test_a_finished_thread_is_drawn_done_in_the_wait_for_graph_not_crashed():
+    """The graph drew a finished thread with a crashed node's cross: a thread that ended
+    well has its own shape (grey, a tick) and the word "done"."""
+    frames = frames_for({"scenario": "mutex", "threads": 2})
+    last = frames[-1]
+    assert all(t["state"] == "done" for t in threads(last).values())
+    root = ET.fromstring(render_stage(last, "stage"))
+    nodes = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if "topo-node" in (g.get("class") or "")]
+    assert nodes
+    for node in nodes:
+        cls = node.get("class").split()
+        assert "shape-done" in cls and "shape-crashed" not in cls, cls
+        assert any("node-tick" in (p.get("class") or "") for p in node.iter("{http://www.w3.org/2000/svg}path"))
+        assert not any("node-cross" in (p.get("class") or "") for p in node.iter("{http://www.w3.org/2000/svg}path"))
+        assert "done" in "".join(node.itertext())
+
+
 def test_analyses_render():
     for params in ({"scenario": "peterson"}, {"scenario": "deadlock", "threads": 3}):
         p = Engine.parse_params(params)
