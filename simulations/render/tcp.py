@@ -29,7 +29,7 @@ CHART_H = 190
 EP_LINES = 7
 LAYER_LINES = 9
 SHORT = {"client": "A", "server": "B", "client2": "A2", "router": "R"}
-DIRECT = MappingProxyType({"A": (64.0, 70.0), "B": (368.0, 70.0)})
+DIRECT = MappingProxyType({"A": (56.0, 70.0), "B": (376.0, 70.0)})
 VIA = MappingProxyType({"A": (56.0, 64.0), "A2": (56.0, 174.0), "R": (216.0, 119.0), "B": (376.0, 119.0)})
 
 
@@ -134,7 +134,12 @@ def _message_of(e: Entity, now: float) -> StageMessage | None:
     title = (f"#{e.id[1:]} {'+'.join(flags)} seq {st['seq']} ack {st['ack']} len {st['len']}"
              + (" resent" if st["retransmission"] else "") + (" corrupted" if st["corrupted"] else "")
              + (" lost" if drop else "")) if special else f"segment #{e.id[1:]}"
-    return StageMessage(e.id, src, dst, start, end, label, shape, cls, drop, title)
+    # On the direct link one segment follows another by a serialisation delay shorter than a
+    # pill's flight across its width: every other one takes the outer lane. A full-sized data
+    # segment's place in its stream (seq // len: consecutive ones alternate whatever the ISN);
+    # others by their number.
+    lane = 0 if st["via"] else (st["seq"] // st["len"] if st["len"] else int(e.id[1:])) % 2
+    return StageMessage(e.id, src, dst, start, end, label, shape, cls, drop, title, lane)
 
 
 def _endpoint_block(eid: str, state: str, una: int, nxt: int, rcv: int, cwnd: int, ssthresh: int, rwnd: int,
@@ -306,18 +311,20 @@ def layers_height() -> float:
 
 
 #: At most this many segments are drawn (a frame's bytes are budgeted): the inspected one, those
-#: that will be lost, corrupted or are retransmissions, then the most recently sent. The stage's
-#: accessible name counts them all.
+#: that will be lost, corrupted or are retransmissions, then those on the wire, the most recently
+#: sent first, then those still queued on their sender's link, the next to leave first. The
+#: stage's accessible name counts them all.
 MAX_DRAWN = 6
 
 
-def _drawn(segs: list[Entity]) -> list[Entity]:
+def _drawn(segs: list[Entity], now: float) -> list[Entity]:
     if len(segs) <= MAX_DRAWN:
         return segs
     def rank(e: Entity) -> tuple:
         st = e.state
         special = st["inspected"] or st["fate"] != "in_flight" or st["corrupted"] or st["retransmission"]
-        return (not special, -st["sent_at"])
+        queued = st["sent_at"] > now
+        return (not special, queued, st["sent_at"] if queued else -st["sent_at"])
     keep = {e.id for e in sorted(segs, key=rank)[:MAX_DRAWN]}
     return [e for e in segs if e.id in keep]
 
@@ -394,7 +401,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
             nodes.append(_router_node(q["queue"], q["limit"], q["drops"]))
         else:
             nodes.append(_host_node(h, by_host.get(h, ())))
-    messages = [m for e in _drawn(segs) if (m := _message(e, now)) is not None]
+    messages = [m for e in _drawn(segs, now) if (m := _message(e, now)) is not None]
     net = _network(len({e.state["flow"] for e in endpoints}), router.state["rate_kbps"] if via else None)
     topo, topo_h = render_topology(nodes, messages, now, net, width=WIDTH,
                                    positions=VIA if via else DIRECT, lines=2)

@@ -92,6 +92,9 @@ class StageMessage(NamedTuple):
     kind: str = ""  # a class for its colour
     drop: bool = False  # will be lost: ends mid-link, fading
     title: str = ""
+    #: 1: one pill's height further to the right of its way than lane 0, so that messages sent
+    #: close behind each other (TCP's back-to-back segments) pass side by side.
+    lane: int = 0
 
 
 class Network(NamedTuple):
@@ -324,15 +327,18 @@ def pill_width(label: str, drop: bool = False) -> float:
     return 8 + 14 + text_width(label + (" \u2715" if drop else ""), FONT) + 8
 
 
-def message_path(a: tuple[float, float], b: tuple[float, float], width: float = 0.0) -> tuple[float, float, float, float]:
+def message_path(a: tuple[float, float], b: tuple[float, float], width: float = 0.0,
+                 lane: int = 0) -> tuple[float, float, float, float]:
     """Where a message (a pill `width` wide) from a node at `a` to one at `b` starts and
     ends: with the pill just clear of each node's timer ring, shifted off the link to the
-    right of its way, so that a request and its reply pass. On a link too short for that,
-    it runs from the link's middle less a little to its middle plus a little."""
+    right of its way (by `lane` more pill heights), so that a request and its reply pass. On
+    a link too short for that, it runs from the link's middle less a little to its middle
+    plus a little."""
     dx, dy = b[0] - a[0], b[1] - a[1]
     length = math.hypot(dx, dy) or 1.0
     ux, uy = dx / length, dy / length
-    nx, ny = -uy * LANE, ux * LANE
+    off = LANE + lane * (MSG_H + 2)
+    nx, ny = -uy * off, ux * off
     extent = abs(ux) * width / 2 + abs(uy) * MSG_H / 2  # the pill's half-size along the link
     reach = min(NODE_R + 12 + extent, length / 2 - 8)
     return (a[0] + ux * reach + nx, a[1] + uy * reach + ny, b[0] - ux * reach + nx, b[1] - uy * reach + ny)
@@ -383,13 +389,13 @@ def _message_static(m: StageMessage, layout: _Layout, across: bool, time_scale: 
     """What a message's drawing keeps while it is in flight: the group's opening up to its
     place, its path and duration, and its inside (None: an end is not on the stage)."""
     cls, inside, width = _message_parts(m.kind, m.label, m.shape, m.drop, m.title)
-    key = (m.src, m.dst, m.drop, width)
+    key = (m.src, m.dst, m.drop, width, m.lane)
     path = layout.paths.get(key)
     if path is None:
         pos = layout.pos
         if m.src not in pos or m.dst not in pos:
             return None
-        x0, y0, x1, y1 = message_path(pos[m.src], pos[m.dst], width)
+        x0, y0, x1, y1 = message_path(pos[m.src], pos[m.dst], width, m.lane)
         if m.drop:
             x1, y1 = x0 + (x1 - x0) * DROP_AT, y0 + (y1 - y0) * DROP_AT
         path = layout.paths[key] = (x0, y0, x1, y1, f"--x0:{num(x0)};--y0:{num(y0)};--x1:{num(x1)};--y1:{num(y1)}")

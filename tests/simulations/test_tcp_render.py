@@ -90,3 +90,66 @@ def test_every_chart_line_starts_at_the_windows_opening():
                 assert line_points(line)[0][0] == round(left, 1), (frame.index, line.get("data-series"))
                 checked += 1
     assert checked > 20
+
+
+def _data_pills(root: ET.Element) -> list[tuple[float, float, float, float, float]]:
+    """Each plain data segment's pill on its way as (+1 rightwards, -1 leftwards; left, top, right,
+    bottom) where it is drawn now; not those still queued on the sender's link (a positive
+    animation delay), which wait together at its start."""
+    ns = "{http://www.w3.org/2000/svg}"
+    out = []
+    for g in root.iter(f"{ns}g"):
+        if g.get("class") != "topo-msg append":  # (not one inspected, resent, corrupted or to be lost)
+            continue
+        x, y = map(float, re.match(r"translate\(([-\d.]+),([-\d.]+)\)", g.get("transform")).groups())
+        way = dict(kv.split(":") for kv in g.get("style").split(";"))
+        if way["--t"] not in ("0s",) and not way["--t"].startswith("-"):
+            continue
+        rect = next(r for r in g.iter(f"{ns}rect") if "msg-pill" in (r.get("class") or ""))
+        left, top = x + float(rect.get("x")), y + float(rect.get("y"))
+        out.append((1 if float(way["--x1"]) > float(way["--x0"]) else -1, left, top,
+                    left + float(rect.get("width")), top + float(rect.get("height"))))
+    return out
+
+
+def test_back_to_back_data_segments_on_the_direct_link_do_not_cover_each_other():
+    """Slow start sends two segments per ACK, one serialisation delay (6 ms) apart: their
+    pills, 75 units wide, covered each other's sequence numbers on one lane. Every other
+    segment takes the outer lane, so two plain data segments going the same way never cover
+    each other's numbers. (Too many are in flight to draw them all: those on the wire are drawn first.)"""
+    checked = 0
+    for slug in ("congestion-control", "corrupt-and-lost", "http", "streaming"):
+        for f in _frames(slug):
+            pills = _data_pills(ET.fromstring(render_stage(f, "st")))
+            for i, a in enumerate(pills):
+                for b in pills[i + 1:]:
+                    if a[0] != b[0]:  # opposite ways: they pass on either side of the link
+                        continue
+                    checked += 1
+                    # Apart, or one covering no more than the other's end padding (8 units):
+                    # every glyph and number stays in sight.
+                    overlap_x = min(a[3], b[3]) - max(a[1], b[1])
+                    apart_y = a[4] <= b[2] or b[4] <= a[2]
+                    assert apart_y or overlap_x <= 8, (slug, f.index, a, b)
+    assert checked > 100
+
+
+def test_segments_on_the_wire_are_drawn_before_those_still_queued():
+    """With more segments than are drawn (MAX_DRAWN), the six most recently handed to the
+    link were drawn: in slow start all still queued at the sender, the wire between the
+    hosts empty while nine segments crossed it."""
+    from simulations.render.tcp import MAX_DRAWN
+
+    crowded = 0
+    for f in _frames("congestion-control"):
+        segs = [e.state for e in f.entities if e.kind == "segment"]
+        special = [s for s in segs if s["inspected"] or s["fate"] != "in_flight" or s["corrupted"] or s["retransmission"]]
+        on_wire = [s for s in segs if s["sent_at"] <= f.time and s not in special]
+        if len(segs) <= MAX_DRAWN or not on_wire:
+            continue
+        crowded += 1
+        drawn = re.findall(r'class="topo-msg[^"]*" transform="[^"]*" style="[^"]*--t:([^;"]*)', render_stage(f, "st"))
+        departed = [t for t in drawn if t == "0s" or t.startswith("-")]
+        # (the specials are drawn first, wherever they are)
+        assert len(departed) >= min(len(on_wire), MAX_DRAWN - len(special)), (f.index, len(on_wire), drawn)
+    assert crowded > 20
