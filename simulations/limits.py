@@ -243,13 +243,16 @@ class SendWindow:
         return self.sent - self.acked < self.window
 
     def marker(self, prefix: str) -> str:
-        """Count one more message sent; the element it ends with (seq, token, whether to ack)."""
+        """Count one more message sent; the element it ends with: its seq, and on every
+        `every`-th message the token to echo and the request to (a token on the others would
+        be computed for nothing: the page echoes only what it is asked to)."""
         self.sent += 1
         seq = self.sent
-        ack = ' data-ack="1"' if seq % self.every == 0 else ""
         if not self.is_open:
             self._open.clear()
-        return f'<i id="{prefix}-ack" hidden data-seq="{seq}" data-token="{self.token(seq)}"{ack}></i>'
+        if seq % self.every:
+            return f'<i id="{prefix}-ack" hidden data-seq="{seq}"></i>'
+        return f'<i id="{prefix}-ack" hidden data-seq="{seq}" data-token="{self.token(seq)}" data-ack="1"></i>'
 
     def ack(self, seq: int, token: str) -> bool:
         """The page read message `seq`; False (nothing changes) for a seq never sent or

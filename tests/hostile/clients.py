@@ -18,7 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 ORIGIN = "http://127.0.0.1"
 #: The flow-control marker that ends every message the server sends (limits.SendWindow).
-MARKER = re.compile(r'<i id="[^"]+-ack" hidden data-seq="(\d+)" data-token="([0-9a-f]+)"( data-ack="1")?></i>$')
+MARKER = re.compile(r'<i id="[^"]+-ack" hidden data-seq="(\d+)"(?: data-token="([0-9a-f]+)"( data-ack="1"))?></i>$')
 ERROR_BOX = re.compile(r'<div class="sim-error__box"><p>([^<]*)</p>')
 PERMALINK = re.compile(r'id="[^"]+-permalink" class="sim-permalink" href="([^"]+)" data-step="(\d+)" '
                        r'data-playing="(\d)" data-speed="([^"]+)"')

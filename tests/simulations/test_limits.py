@@ -51,6 +51,7 @@ def test_the_window_shuts_after_its_messages_and_opens_only_for_the_right_token(
     markers = [window.marker("p") for _ in range(4)]
     assert not window.is_open
     assert 'data-seq="2"' in markers[1] and 'data-ack="1"' in markers[1] and "data-ack" not in markers[0]
+    assert "data-token" in markers[1] and "data-token" not in markers[0], "a token only where one is echoed"
     assert not window.ack(2, "0" * 16), "a guessed token opens nothing"
     assert not window.ack(9, window.token(9)), "a message never sent cannot be acknowledged"
     assert window.ack(2, window.token(2)) and window.is_open
