@@ -1,7 +1,8 @@
 """The TCP/IP stage: the hosts (and the router of the bottleneck) with segments moving along
 their links, each connection's two ends and their variables side by side, the inspected
 segment opened layer by layer (Ethernet frame > IPv4 packet > TCP segment > data, with each
-header's real fields and sizes), and a chart of cwnd and ssthresh with each loss marked.
+header's real fields and sizes), and a chart of cwnd (and ssthresh, once it leaves its
+initial value) with each loss marked.
 
 Reads the entities of simulations/engines/tcp.py: `endpoint`, `segment`, `packet`, `router`,
 `series` and `mark`. One top-level <svg>, 432 units wide with no text under 16 units (12 px
@@ -369,6 +370,15 @@ def _network(flows: int, rate_kbps: int | None) -> Network:
     return Network(links=(("A", "R"), ("A2", "R"), ("R", "B")), caption=f"{words} · bottleneck {rate_kbps:,} kbit/s")
 
 
+@lru_cache(maxsize=32)
+def _chart_caption(names: tuple[str, ...]) -> str:
+    """What the chart draws: ssthresh has a line once it leaves its initial value (the
+    endpoint boxes show that value meanwhile), and not in the two-flow chart."""
+    if any(n.startswith("ssthresh") for n in names):
+        return "cwnd and ssthresh (segments)"
+    return "cwnd of each flow (segments)" if len(names) > 1 else "cwnd (segments)"
+
+
 def render_stage(frame: Frame, dom_id: str) -> str:
     endpoints: list[Entity] = []
     segs: list[Entity] = []
@@ -423,7 +433,8 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     # its points (a quiet ssthresh keeps older ones than a busy cwnd), so none starts midway.
     start = max((s.points[0][0] for s in series if s.points), default=0.0)
     chart, chart_h = render_chart(series, y=y, width=WIDTH, height=CHART_H, t_range=time_window(start, now), now=now,
-                                  markers=marks, caption="cwnd and ssthresh (segments)", integer=False, colours=False)
+                                  markers=marks, caption=_chart_caption(tuple(x.name for x in series)), integer=False,
+                                  colours=False)
     parts.append(chart)
     y += chart_h
     return svg_root(dom_id, WIDTH, y, parts, cls="msg-stage tcp-stage", label=_summary(frame, endpoints, len(segs)),

@@ -153,3 +153,21 @@ def test_segments_on_the_wire_are_drawn_before_those_still_queued():
         # (the specials are drawn first, wherever they are)
         assert len(departed) >= min(len(on_wire), MAX_DRAWN - len(special)), (f.index, len(on_wire), drawn)
     assert crowded > 20
+
+
+def test_the_chart_caption_names_only_the_lines_it_draws():
+    """The caption said "cwnd and ssthresh" while only cwnd had a line (ssthresh is charted
+    once it leaves its initial value, and never in the two-flow chart)."""
+    ns = "{http://www.w3.org/2000/svg}"
+    for slug in ("congestion-control", "two-flows-one-bottleneck"):
+        seen = set()
+        for f in _frames(slug)[::5]:
+            root = ET.fromstring(render_stage(f, "st"))
+            lines = {p.get("data-series") for p in root.iter(f"{ns}path") if "chart-line" in (p.get("class") or "")}
+            captions = [t.text for t in root.iter(f"{ns}text") if t.text and t.text.endswith("(segments)")]
+            if not lines:
+                continue
+            assert len(captions) == 1
+            assert ("ssthresh" in captions[0]) == any(n.startswith("ssthresh") for n in lines), (slug, f.index, captions, lines)
+            seen.add(captions[0])
+        assert len(seen) == 2, seen  # (each preset's chart gains a line on the way)
