@@ -1080,6 +1080,9 @@ class RaceConditionsEngine(Engine):
         self.writes = 0  # counter: increments completed
         self.last_writer: dict[str, int] = {}
         self.overwritten: dict[int, list[str]] = {}  # file_access: slot -> lines lost there
+        #: thread -> (what its entity shows, the entity): a step changes one or two threads,
+        #: and the others' entities are handed on unchanged (entities are never mutated).
+        self._threads_shown: dict[int, tuple[tuple, Entity]] = {}
         self.frame = self._frame(self._intro(), (), ran=None, effect=None, races=())
         return self.frame
 
@@ -1656,6 +1659,13 @@ class RaceConditionsEngine(Engine):
                 status = "running"
             else:
                 status = "ready"
+            executed = effect.instr.line if effect is not None and t == ran else None
+            clock = tuple(self.detector.clocks[t])
+            shown = (pc, status, executed, s.regs[t], clock, s.lock_holder == t + 1)
+            kept = self._threads_shown.get(t)
+            if kept is not None and kept[0] == shown:
+                entities.append(kept[1])
+                continue
             registers: dict[str, Any] = {}
             if prog.scenario == "counter":
                 per = len(prog.instrs) // prog.increments
@@ -1670,15 +1680,16 @@ class RaceConditionsEngine(Engine):
                         "name": self._name(t),
                         "code": prog.code[t],
                         "line": prog.instrs[pc].line if pc < prog.end else None,
-                        "executed_line": effect.instr.line if effect is not None and t == ran else None,
+                        "executed_line": executed,
                         "pc": pc,
                         "status": status,
                         "registers": registers,
-                        "clock": tuple(self.detector.clocks[t]),
+                        "clock": clock,
                         "holds_lock": s.lock_holder == t + 1,
                     },
                 )
             )
+            self._threads_shown[t] = (shown, entities[-1])
         touched: dict[str, str] = {}
         if effect is not None and not effect.blocked:
             for loc, is_write, _ in effect.accesses:
