@@ -18,7 +18,7 @@ from typing import Any
 
 from simulations.engines.base import Engine, Event, Frame
 from simulations.runs.spec import MAX_ACTIONS, RunSpec, ScheduledAction
-from simulations.runs.tracks import FramesView, RunStore, RunTrack, engine_at, html_size
+from simulations.runs.tracks import HTML_KEPT, FramesView, RunStore, RunTrack, engine_at, html_size
 
 
 @dataclass
@@ -119,9 +119,14 @@ class RunSession:
             if self.render is None:
                 raise RuntimeError("this session has no renderer")
             html = self.render(self._track.frames[i])
-            self._html[i] = html
+            cache = self._html
+            cache[i] = html
             if self._shared_html:
                 self._track.grew(html_size(html))
+            if len(cache) > HTML_KEPT:  # the first rendered of those kept goes
+                dropped = cache.pop(next(iter(cache)))
+                if self._shared_html:
+                    self._track.grew(-html_size(dropped))
         return html
 
     def token(self) -> str:

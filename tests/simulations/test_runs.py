@@ -70,6 +70,35 @@ def test_seek_back_reads_the_cached_frame_and_renders_once():
     assert rendered == [5, 2], "each frame is rendered once, however often it is shown"
 
 
+def test_a_run_keeps_the_html_of_its_last_rendered_frames_only_and_draws_older_ones_again():
+    """Every frame's HTML was kept for the whole run: 15 KB a Race Conditions frame, 30 MB
+    for a viewer at the 2,000-step bound. A run keeps HTML_KEPT; going back further draws
+    the frame again, the same."""
+    from simulations.runs.tracks import HTML_KEPT
+
+    rendered = []
+
+    def render(frame):
+        rendered.append(frame.index)
+        return f"<svg id='s'>{frame.index}</svg>"
+
+    for store in (None, runs.RunStore()):  # a private run, and one shared by its render key
+        rendered.clear()
+        session = RunSession(PingPong, spec({"rounds": 50}), render=render, store=store, render_key="p")
+        first = session.rendered()
+        for _ in range(HTML_KEPT * 3):
+            session.forward()
+            session.rendered()
+        assert len(session._html) == HTML_KEPT
+        if store is not None:
+            assert session._track.bytes < session._track._frame_bytes * len(session._track.frames) + HTML_KEPT * 200
+        session.seek(0)
+        assert session.rendered() == first and rendered.count(0) == 2, "drawn again when it was let go"
+        session.seek(HTML_KEPT * 3)
+        session.rendered()
+        assert rendered.count(HTML_KEPT * 3) == 1, "a frame still kept is not drawn again"
+
+
 def test_seek_is_bounded_by_the_end_of_the_run_and_max_steps():
     session = RunSession(PingPong, spec({"rounds": 1}))
     session.seek(10_000)
