@@ -113,13 +113,14 @@ def test_phone_raft_stage_is_legible_without_sideways_scroll(live_daphne, phone)
     assert page.console_errors == []
 
 
-def test_on_a_wide_screen_the_narration_sits_beside_a_message_stage(live_daphne, page):
+@pytest.mark.parametrize("url, prefix", [(RAFT, R), ("/topics/threads-processes/", "#sim-threads-processes")])
+def test_on_a_wide_screen_the_narration_sits_beside_a_432_unit_stage(live_daphne, page, url, prefix):
     """At 1280 px the Raft stage, drawn for a phone, took the panel's whole width (its text
     over 30 px) and pushed the narration below the fold: the rule meant to put it beside
-    the stage no longer matched the panel's markup."""
-    open_panel(page, live_daphne.url + RAFT, R)
-    stage = page.locator(R + "-stage").bounding_box()
-    narration = page.locator(R + "-narration").bounding_box()
+    the stage no longer matched the panel's markup (and left out Threads & Processes)."""
+    open_panel(page, live_daphne.url + url, prefix)
+    stage = page.locator(prefix + "-stage").bounding_box()
+    narration = page.locator(prefix + "-narration").bounding_box()
     assert stage and narration
     assert narration["x"] >= stage["x"] + stage["width"], (stage, narration)
     assert narration["y"] < stage["y"] + stage["height"], "beside the stage, not under it"
