@@ -28,7 +28,8 @@ FONT = legible_font(WIDTH)  # 16
 LINE = 19
 CHART_H = 190
 EP_LINES = 7
-LAYER_LINES = 9
+#: Lines per layer in the layers box, link first: every line whole at 432 units wide.
+LAYER_LINES = (3, 2, 4, 1)
 SHORT = {"client": "A", "server": "B", "client2": "A2", "router": "R"}
 DIRECT = MappingProxyType({"A": (56.0, 70.0), "B": (376.0, 70.0)})
 VIA = MappingProxyType({"A": (56.0, 64.0), "A2": (56.0, 174.0), "R": (216.0, 119.0), "B": (376.0, 119.0)})
@@ -248,9 +249,9 @@ def _layers_box(st: Any, y: float) -> str:
     tcp_len = tcp["header"]
     frame_len = eth["header"] + 4 + ipf["total length"]
     heads = [
-        (f"Link: Ethernet II frame, {frame_len} B", f"header {eth['header']} B + FCS 4 B; dst {_short_mac(ef['dst MAC'])} "
-                                                    f"src {_short_mac(ef['src MAC'])} type 0x0800"),
-        (f"Internet: IPv4 packet, {ipf['total length']} B", f"header {ip['header']} B; {ipf['src']} \u2192 {ipf['dst']} TTL 64"),
+        (f"Link: Ethernet II frame, {frame_len} B", f"header {eth['header']} B + FCS 4 B; type 0x0800 (IPv4)",
+         f"src {_short_mac(ef['src MAC'])} \u2192 dst {_short_mac(ef['dst MAC'])}"),
+        (f"Internet: IPv4 packet, {ipf['total length']} B, TTL 64", f"header {ip['header']} B; {ipf['src']} \u2192 {ipf['dst']}"),
         (f"Transport: TCP segment, {tcp_len + data_len} B", f"header {tcp_len} B; port {tf['src port']} \u2192 {tf['dst port']}",
          f"seq {tf['seq']} ack {tf['ack']} {tf['flags']}", f"win {tf['window']:,} sum {tf['checksum']}"
          + (f" MSS {tf['MSS option']}" if "MSS option" in tf else "")),
@@ -308,7 +309,7 @@ def _packet_box(packet: Entity, y: float) -> str:
 
 
 def layers_height() -> float:
-    return 24 + (2 + 2 + 4 + 1) * LINE + 8 * 4 + 16
+    return 24 + sum(LAYER_LINES) * LINE + 8 * len(LAYER_LINES) + 16
 
 
 #: At most this many segments are drawn (a frame's bytes are budgeted): the inspected one, those

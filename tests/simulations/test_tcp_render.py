@@ -44,7 +44,7 @@ def test_every_preset_draws_one_legible_svg_of_fixed_height():
 def test_layers_box_names_each_header_and_its_size():
     f = _frames("handshake-and-close")[5]  # the 14-byte message on the wire
     svg = render_stage(f, "st")
-    assert "Link: Ethernet II frame, 72 B" in svg and "header 14 B + FCS 4 B" in svg
+    assert "Link: Ethernet II frame, 72 B" in svg and "header 14 B + FCS 4 B; type 0x0800 (IPv4)" in svg
     assert "Internet: IPv4 packet, 54 B" in svg and "Transport: TCP segment, 34 B" in svg
     assert "Application: 14 B \u201cHello, server!\u201d" in svg
 
@@ -171,3 +171,22 @@ def test_the_chart_caption_names_only_the_lines_it_draws():
             assert ("ssthresh" in captions[0]) == any(n.startswith("ssthresh") for n in lines), (slug, f.index, captions, lines)
             seen.add(captions[0])
         assert len(seen) == 2, seen  # (each preset's chart gains a line on the way)
+
+
+def test_every_header_line_of_the_layers_box_is_whole():
+    """The link line was cut before its EtherType and the IP line before its TTL ("TT…"):
+    each header's lines fit whole (only the application data's preview may be cut)."""
+    ns = "{http://www.w3.org/2000/svg}"
+    seen = 0
+    for slug in ("handshake-and-close", "congestion-control", "two-flows-one-bottleneck", "ftp"):
+        for f in _frames(slug)[::11]:
+            root = ET.fromstring(render_stage(f, "st"))
+            box = next(g for g in root.iter(f"{ns}g") if g.get("class") == "tcp-layers")
+            lines = [t.text or "" for t in box.iter(f"{ns}text") if t.get("class") != "layers-title"]
+            if not lines:
+                continue
+            seen += 1
+            assert any("type 0x0800" in ln for ln in lines) and any(ln.endswith("TTL 64") for ln in lines), lines
+            cut = [ln for ln in lines if ln.endswith("\u2026") and not ln.startswith("Application")]
+            assert not cut, (slug, f.index, cut)
+    assert seen > 10
