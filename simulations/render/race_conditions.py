@@ -58,8 +58,10 @@ RACE_RED = "#dc2626"
 RACE_BAND = 30  # room under the columns for the race label, always reserved
 
 
-def _fmt(value: Any) -> str:
-    return "\u2013" if value is None else str(value)
+def _register_value(value: Any) -> str:
+    """A register's value as markup: an unset one is a dash, as a character reference so
+    that the frame stays ASCII (and its message is not rewritten: panel.ascii_markup)."""
+    return "&#8211;" if value is None else _esc(str(value))
 
 
 @lru_cache(maxsize=256)
@@ -145,7 +147,7 @@ def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set
     regs_y = height - CLOCK_H - REG_H + 14
     # No-break spaces (as a character reference, so the message stays ASCII and cheap to
     # encode): SVG collapses runs of ordinary spaces.
-    regs = "&#160;&#160;&#160;".join(f"{_esc(str(k))} = {_esc(_fmt(v))}" for k, v in st["registers"].items()) or "no registers"
+    regs = "&#160;&#160;&#160;".join(f"{_esc(str(k))} = {_register_value(v)}" for k, v in st["registers"].items()) or "no registers"
     out.append(
         f'<line class="sep" x1="8" x2="{COL_W - 8}" y1="{regs_y - 16:.0f}" y2="{regs_y - 16:.0f}" stroke="#e2e8f0"/>'
         f'<text class="registers" x="10" y="{regs_y:.0f}" font-family="ui-monospace, Menlo, Consolas, monospace" '
