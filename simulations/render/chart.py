@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from html import escape
+from simulations.render.svg import escape
 from typing import NamedTuple
 
 from simulations.render.svg import fit, num, text_width, translate

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from html import escape
+from simulations.render.svg import escape
 from typing import Any
 
 from simulations.engines.base import Frame

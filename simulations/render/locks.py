@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from html import escape
+from simulations.render.svg import escape
 from typing import Any
 
 from simulations.engines.base import Entity, Frame
@@ -72,7 +72,7 @@ def _thread_line(name: str, state: str, op: str, holds: tuple[str, ...], waiting
     tip = f"<title>{escape(name + ': ' + detail)}</title>" if shown != detail else ""  # cut: the whole on hover
     return (
         f'<g class="st-{state}" transform="translate(0,{num(y)})">{tip}'
-        f'<text class="lk-glyph" x="10">{GLYPH.get(state, "?")}</text>'
+        f'<text class="lk-glyph" x="10">{escape(GLYPH.get(state, "?"))}</text>'
         f'<text x="30" font-weight="600">{escape(name)}</text>'
         f'<text class="lk-tdetail" x="62">{escape(shown)}</text></g>'
     )

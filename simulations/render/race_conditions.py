@@ -26,7 +26,7 @@ detector's vector clocks carry ``sim-internal``: shown when the learner asks.
 from __future__ import annotations
 
 from functools import lru_cache
-from html import escape
+from simulations.render.svg import escape
 from typing import Any, Mapping
 
 from simulations.engines.base import Entity, Frame

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import NamedTuple
-from html import escape
+from simulations.render.svg import escape
 
 from simulations.render.svg import fit, group, num, path, text, text_width, translate
 

@@ -9,7 +9,7 @@ One top-level <svg id=dom_id>, 432 units wide with no text under 16 units (12 px
 from __future__ import annotations
 
 from functools import lru_cache
-from html import escape
+from simulations.render.svg import escape
 from typing import Any
 from simulations.engines.base import Entity, Frame
 from simulations.render import timeline
@@ -203,7 +203,7 @@ def _tasks(tasks: list[Entity], y: float) -> tuple[str, float]:
         fill = "#fee2e2" if st == "blocking" else "#dcfce7" if st == "running" else "#fff"
         out.append(f'<g class="tp-task tp-{st}"><title>{e.id}: {st}</title><rect x="{4 + i * w:.0f}" y="{y:.0f}" width="{w - 4:.0f}" '
                    f'height="44" rx="6" fill="{fill}" stroke="#334155"{dash}/>'
-                   f'<text x="{4 + i * w + (w - 4) / 2:.0f}" y="{y + 18:.0f}" text-anchor="middle">{TASK_GLYPH.get(st, "")} {e.id[4:]}</text>'
+                   f'<text x="{4 + i * w + (w - 4) / 2:.0f}" y="{y + 18:.0f}" text-anchor="middle">{escape(TASK_GLYPH.get(st, ""))} {escape(e.id[4:])}</text>'
                    f'<text x="{4 + i * w + (w - 4) / 2:.0f}" y="{y + 38:.0f}" text-anchor="middle">{escape(fit(st, w - 8))}</text></g>')
     y += 50
     out.append("</g>")

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from html import escape
+from simulations.render.svg import escape
 from typing import NamedTuple
 
 from simulations.render.chart import nice_ticks

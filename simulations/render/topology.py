@@ -41,7 +41,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from html import escape
+from simulations.render.svg import escape
 from types import MappingProxyType
 from typing import NamedTuple
 

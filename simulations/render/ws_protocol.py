@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from types import MappingProxyType
-from html import escape
+from simulations.render.svg import escape
 from typing import Any
 
 from simulations.engines.base import Frame

@@ -4,6 +4,7 @@ behind others on the sender's link waiting at its start (a positive animation de
 
 from __future__ import annotations
 
+import html
 import random
 import re
 import xml.etree.ElementTree as ET
@@ -43,7 +44,7 @@ def test_every_preset_draws_one_legible_svg_of_fixed_height():
 
 def test_layers_box_names_each_header_and_its_size():
     f = _frames("handshake-and-close")[5]  # the 14-byte message on the wire
-    svg = render_stage(f, "st")
+    svg = html.unescape(render_stage(f, "st"))  # (non-ASCII text is sent as character references)
     assert "Link: Ethernet II frame, 72 B" in svg and "header 14 B + FCS 4 B; type 0x0800 (IPv4)" in svg
     assert "Internet: IPv4 packet, 54 B" in svg and "Transport: TCP segment, 34 B" in svg
     assert "Application: 14 B \u201cHello, server!\u201d" in svg

@@ -4,6 +4,7 @@ pattern, and the stage showing what the frame holds."""
 
 from __future__ import annotations
 
+import html
 import random
 import re
 import xml.etree.ElementTree as ET
@@ -43,7 +44,7 @@ def test_every_preset_frame_draws_one_legible_svg():
 
 def test_the_stage_shows_cores_threads_pages_and_channels():
     f = frames_of("pipe")[5]
-    svg = render_stage(f, "s")
+    svg = html.unescape(render_stage(f, "s"))  # (non-ASCII text is sent as character references)
     assert "core 1" in svg and 'class="tp-thread' in svg and 'class="tp-page' in svg
     ch = next(e for e in f.entities if e.kind == "channel").state
     assert f"pipe: pid {ch['src']} \u2192 pid {ch['dst']}" in svg
