@@ -260,7 +260,7 @@ def _layers_box(st: Any, y: float) -> str:
     title = f"Segment {seg_id} ({where}){'' if chosen else ', followed'}"
     out = [f'<g class="tcp-layers" transform="translate(0,{y:.0f})">',
            f'<text x="8" y="16" class="layers-title">{esc(fit(title, WIDTH - 16, FONT))}</text>']
-    for (box, slots), lines in zip(_layer_slots(tuple(len(h) for h in heads)), heads):
+    for (box, slots), lines in zip(_layer_slots(LAYER_LINES), heads, strict=True):
         out.append(box)
         for (opening, room), line in zip(slots, lines):
             out.append(_layer_text(opening, line, room))

@@ -41,11 +41,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from simulations.render.svg import escape
 from types import MappingProxyType
 from typing import NamedTuple
 
-from simulations.render.svg import fit, num, secs, text_width, translate
+from simulations.render.memo import IdentityMemo
+from simulations.render.svg import escape, fit, num, secs, text_width, translate
 
 #: Wall seconds (at speed 1) per unit of virtual time (ms): 100 ms of virtual time take 1 s.
 TIME_SCALE = 0.01
@@ -344,22 +344,15 @@ def message_path(a: tuple[float, float], b: tuple[float, float], width: float = 
     return (a[0] + ux * reach + nx, a[1] + uy * reach + ny, b[0] - ux * reach + nx, b[1] - uy * reach + ny)
 
 
-#: id(message) -> (the message, layout, across, time scale, its static parts): a layout that
-#: hands the same StageMessage to the next frame (TCP's memo) finds them without hashing it.
-_STATICS: dict[int, tuple] = {}
+#: A message's static parts, found by its identity (and its layout's, held in the key): a
+#: layout that hands the same StageMessage to the next frame (TCP's) skips hashing it.
+_STATICS: IdentityMemo[tuple | None] = IdentityMemo(1024)
 
 
 def _message(m: StageMessage, layout: _Layout, now: float, across: bool, time_scale: float) -> str:
     """A message at `now`: its static parts are cached (`_message_static`); only its place
     and its animation's delay are formatted per frame."""
-    hit = _STATICS.get(id(m))
-    if hit is not None and hit[0] is m and hit[1] is layout and hit[2] == across and hit[3] == time_scale:
-        static = hit[4]
-    else:
-        static = _message_static(m, layout, across, time_scale)
-        if len(_STATICS) > 1024:
-            _STATICS.clear()
-        _STATICS[id(m)] = (m, layout, across, time_scale, static)
+    static = _STATICS.of(m, lambda: _message_static(m, layout, across, time_scale), (layout, across, time_scale))
     if static is None:
         return ""
     head, x0, y0, dx, dy, mid, tail = static

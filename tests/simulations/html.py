@@ -107,7 +107,7 @@ class Message:
 
 #: The stage parts' module-level caches that are plain dicts (the rest are lru caches and
 #: identity memos, found by their type).
-_CACHE_DICTS = ("_GROWN", "_LINES", "_RANGES", "_GIVEN", "_CHARTS", "_STATICS", "_COLUMNS")
+_CACHE_DICTS = ("_GROWN", "_LINES", "_RANGES", "_GIVEN", "_CHARTS", "_COLUMNS")
 
 
 def forget_drawings() -> None:
