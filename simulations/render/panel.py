@@ -26,12 +26,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from simulations.render.svg import escape
 from typing import Any
 
 from simulations.engines.base import Engine, Event, Frame
 from simulations.render import format_value, stage_for
 from simulations.render.schema_controls import ActionControl, FieldSpec, action_controls, humanize, params_fields
+from simulations.render.svg import escape
 from simulations.runs import FieldError, LogEntry, RunSession
 from simulations.wire import part_ids
 
@@ -100,8 +100,6 @@ def _build_metric_row(key: str, value: Any) -> str:
     return f'<div class="sim-metric"><dt>{_label(key)}</dt><dd>{escape(format_value(value))}</dd></div>'
 
 
-#: Values whose row may be reused while they compare equal (of one type: 1, 1.0 and True differ).
-_IMMUTABLE = frozenset({int, float, str, bool, type(None)})
 _metric_row_cached = lru_cache(maxsize=8192, typed=True)(_build_metric_row)  # typed: 1, 1.0 and True differ
 
 
@@ -129,8 +127,6 @@ class PanelRenderer:
         self._per_frame_actions = self.engine_cls.actions_vary_per_frame
         self._controls_cache: tuple[Any, list[ActionControl]] | None = None
         self._marks_memo: tuple[Frame, Any, tuple[str | None, ...]] | None = None
-        #: metric key -> (its value in the last frame drawn, its row)
-        self._last_metrics: dict[str, tuple[Any, str]] = {}
 
     # -- per frame (cached by the session: rendered once per computed frame)
 
@@ -138,18 +134,8 @@ class PanelRenderer:
         return self._render_stage(frame, self.ids["stage"])
 
     def metrics(self, frame: Frame) -> str:
-        # Most values are the previous frame's: their rows are taken from it without hashing.
-        last = self._last_metrics
-        rows = []
-        for k, v in frame.metrics.items():
-            was = last.get(k)
-            if was is not None and type(was[0]) is type(v) and type(v) in _IMMUTABLE and was[0] == v:
-                rows.append(was[1])
-            else:
-                row = _metric_row(k, v)
-                last[k] = (v, row)
-                rows.append(row)
-        return f'<dl id="{self.ids["metrics"]}" class="sim-metrics">{"".join(rows)}</dl>'
+        rows = "".join(_metric_row(k, v) for k, v in frame.metrics.items())
+        return f'<dl id="{self.ids["metrics"]}" class="sim-metrics">{rows}</dl>'
 
     def frame_html(self, frame: Frame) -> str:
         """The frame-only part of a message: stage, metrics and narration (cached per frame)."""
