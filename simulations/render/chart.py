@@ -16,10 +16,9 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from simulations.render.svg import escape
 from typing import NamedTuple
 
-from simulations.render.svg import fit, num, text_width, translate
+from simulations.render.svg import escape, fit, num, text_width, translate
 
 FONT = 16
 CAPTION_H = 22

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from simulations.render.svg import escape
 from typing import Any
 
 from simulations.engines.base import Frame
+from simulations.render.svg import escape
 
 _BOX_W, _BOX_H, _GAP = 150, 84, 16
 

@@ -24,13 +24,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from simulations.render.svg import escape
 from typing import Any
 
 from simulations.engines.base import Entity, Frame
 from simulations.engines.locks import TIMELINE_TICKS
 from simulations.render import timeline
-from simulations.render.svg import fit, legible_font, num, svg_root
+from simulations.render.svg import escape, fit, legible_font, num, svg_root
 from simulations.render.table import Cell, Row, render_table, table_height
 from simulations.render.timeline import Bar, Lane, render_timeline
 from simulations.render.topology import Network, StageNode, render_topology

@@ -26,10 +26,10 @@ detector's vector clocks carry ``sim-internal``: shown when the learner asks.
 from __future__ import annotations
 
 from functools import lru_cache
-from simulations.render.svg import escape
 from typing import Any, Mapping
 
 from simulations.engines.base import Entity, Frame
+from simulations.render.svg import escape
 
 #: Names, values and registers repeat from frame to frame (about 50 escapes a 4-thread
 #: frame): escaped once each.

@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import NamedTuple
-from simulations.render.svg import escape
 
-from simulations.render.svg import fit, group, num, path, text, text_width, translate
+from simulations.render.svg import escape, fit, group, num, path, text, text_width, translate
 
 FONT = 16
 CELL_W = 22

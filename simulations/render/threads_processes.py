@@ -9,12 +9,11 @@ One top-level <svg id=dom_id>, 432 units wide with no text under 16 units (12 px
 from __future__ import annotations
 
 from functools import lru_cache
-from simulations.render.svg import escape
 from typing import Any
 from simulations.engines.base import Entity, Frame
 from simulations.render import timeline
 from simulations.render.chart import Series, render_chart
-from simulations.render.svg import fit, svg_root, text_width
+from simulations.render.svg import escape, fit, svg_root, text_width
 from simulations.render.timeline import Bar, Lane, render_timeline
 
 WIDTH = 432

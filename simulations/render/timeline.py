@@ -30,11 +30,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from simulations.render.svg import escape
 from typing import NamedTuple
 
 from simulations.render.chart import nice_ticks
-from simulations.render.svg import legible_font, num, text_width
+from simulations.render.svg import escape, legible_font, num, text_width
 
 COLOURS = ("#1d4ed8", "#b45309", "#15803d", "#7c3aed", "#be185d", "#0f766e", "#9a3412", "#4338ca")
 LANE_H = 30

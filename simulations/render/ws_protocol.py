@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from types import MappingProxyType
-from simulations.render.svg import escape
 from typing import Any
 
 from simulations.engines.base import Frame
 from simulations.render.chart import COLOURS, DASHES, Series, render_chart, time_window
 from simulations.render.memo import IdentityMemo
-from simulations.render.svg import MONO, fit, num, svg_root
+from simulations.render.svg import MONO, escape, fit, num, svg_root
 from simulations.render.topology import Network, StageMessage, StageNode, Timer, render_topology
 
 WIDTH = 432
