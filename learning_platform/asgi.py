@@ -19,8 +19,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from simulations.routing import websocket_urlpatterns  # noqa: E402
-from learning_platform import daphne_limits, gc_tuning  # noqa: E402
+from learning_platform import daphne_limits, daphne_writes, gc_tuning  # noqa: E402
 
+daphne_writes.install()  # under Daphne: a write goes to the socket at once when nothing is buffered
 daphne_limits.install()  # under Daphne: 414/431 for a request line or headers over 16 KB
 
 application = ProtocolTypeRouter(
