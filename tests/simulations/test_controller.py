@@ -51,6 +51,20 @@ def test_a_player_that_fell_behind_starts_again_from_now_instead_of_bursting():
     assert pacer.delay(0.6) == pytest.approx(0.59), "the next frame is one interval after now, not at once"
 
 
+def test_players_due_within_one_grid_slot_wake_together_and_none_before_its_frame_is_due():
+    clock = FakeClock()
+    starts = [100.0006, 100.0011, 100.0032, 100.0049]  # four players' first frames, within one slot
+    wakes = []
+    for start in starts:
+        clock.now = start
+        pacer = Pacer(clock)
+        clock.now = start + 0.02  # its first frame took a while to send
+        wakes.append(clock.now + pacer.delay(0.1))
+    assert all(wake >= start + 0.1 for wake, start in zip(wakes, starts)), "no frame goes before it is due"
+    assert max(wakes) - min(wakes) < 1e-9, "one turn of the loop wakes all four"
+    assert max(wake - (start + 0.1) for wake, start in zip(wakes, starts)) <= controller.WAKE_GRID + 1e-9
+
+
 @pytest.mark.parametrize("speed", [0.25, 1.0, 8.0])
 def test_play_at_a_speed_spaces_frames_by_the_base_interval_over_the_speed(speed):
     v, _ = viewer()
