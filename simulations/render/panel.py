@@ -139,13 +139,9 @@ class PanelRenderer:
 
     def frame_html(self, frame: Frame) -> str:
         """The frame-only part of a message: stage, metrics and narration (cached per frame)."""
-        return (
-            self.stage(frame)
-            + self.metrics(frame)
-            + self._narration_oob
-            + escape(frame.narration)
-            + "</div>"
-        )
+        # One f-string: the parts are copied once into the result (a chain of + copies the
+        # growing stage at every step).
+        return f"{self.stage(frame)}{self.metrics(frame)}{self._narration_oob}{escape(frame.narration)}</div>"
 
     # -- small pieces
 
@@ -213,12 +209,7 @@ class PanelRenderer:
         )
 
     def controls(self, session: RunSession, view: ViewState) -> str:
-        return (
-            self.counter(session)
-            + self.timeline(session)
-            + self.play(session, view)
-            + self.permalink(session, view)
-        )
+        return f"{self.counter(session)}{self.timeline(session)}{self.play(session, view)}{self.permalink(session, view)}"
 
     def seed(self, session: RunSession) -> str:
         return f'<span id="{self.ids["seed"]}" class="sim-seed">Seed {session.spec.seed}</span>'
@@ -264,7 +255,7 @@ class PanelRenderer:
         log = ""
         if events:
             log = self._log_append + "".join(self.log_item(pos, e) for e in events) + "</ol>"
-        out = session.rendered() + log + self.controls(session, view)
+        out = f"{session.rendered()}{log}{self.controls(session, view)}"
         if self._per_frame_actions and pos > 0:
             params = session.spec.params
             before = self.action_marks(params, session.frames[pos - 1])  # usually memoised
