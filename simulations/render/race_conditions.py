@@ -174,30 +174,37 @@ def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set
 
 #: What a placed thread column shows -> its markup: a step changes one or two threads, and
 #: the engine hands every thread a new state, so the others are found by what they show.
+#: Past COLUMNS_KEPT the oldest goes (the columns other viewers show now stay).
 _COLUMNS: dict[tuple, str] = {}
+COLUMNS_KEPT = 2048
+_NO_LINES: frozenset[int] = frozenset()  # a thread with no line in this step's race
 
 
-def _placed_column(e: Entity, x: float, y: float, height: float, ny: float, race_lines: set[int],
+def _placed_column(e: Entity, x: float, y: float, height: float, ny: float, race_lines: frozenset[int] | set[int],
                    names: tuple[str, ...]) -> str:
     st = e.state
     key = (st["name"], st["status"], st["line"], st["executed_line"], tuple(st["registers"].items()),
-           tuple(st["clock"]), st["code"], x, y, height, ny, tuple(sorted(race_lines)), names)
+           tuple(st["clock"]), st["code"], x, y, height, ny, tuple(sorted(race_lines)) if race_lines else (), names)
     drawn = _COLUMNS.get(key)
     if drawn is None:
         drawn = _col(x, y, COL_W, height, 0, ny, "race-col--thread", _thread_column(e, 0, 0, height, race_lines, list(names)))
-        if len(_COLUMNS) >= 2048:
-            _COLUMNS.clear()
+        if len(_COLUMNS) >= COLUMNS_KEPT:
+            del _COLUMNS[next(iter(_COLUMNS))]
         _COLUMNS[key] = drawn
     return drawn
 
 
 def _memory_cell(e: Entity, x: float, y: float, w: float) -> str:
     st = e.state
-    access = st["access"]
+    return _cell_markup(st["name"], st["display"], st["last_writer"], st["access"], st["by"], x, y, w)
+
+
+@lru_cache(maxsize=4096)
+def _cell_markup(name: str, display: str, writer: str | None, access: str | None, by: str | None,
+                 x: float, y: float, w: float) -> str:
+    """A memory cell: the same for every frame that shows the same value, writer and access."""
     cls = "cell" + (" just-written" if access == "write" else " just-read" if access == "read" else "")
     fill, stroke = ("#fef3c7", "#d97706") if access == "write" else ("#eff6ff", "#2563eb") if access == "read" else ("#ffffff", "#334155")
-    writer = st["last_writer"]
-    by = st["by"]
     tag = ""
     if access and by:
         tag = (
@@ -209,8 +216,8 @@ def _memory_cell(e: Entity, x: float, y: float, w: float) -> str:
         f'<g class="{cls}" transform="translate({x:.0f},{y:.0f})">'
         f'<rect width="{w:.0f}" height="{CELL_H}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
         f'<text class="cell-name" x="10" y="16" font-size="11" fill="#475569" '
-        f'font-family="ui-monospace, Menlo, Consolas, monospace">{_esc(st["name"])}</text>{tag}'
-        f'<text class="cell-value" x="10" y="40" font-size="20" font-weight="bold" fill="#0f172a">{_esc(st["display"])}</text>'
+        f'font-family="ui-monospace, Menlo, Consolas, monospace">{_esc(name)}</text>{tag}'
+        f'<text class="cell-value" x="10" y="40" font-size="20" font-weight="bold" fill="#0f172a">{_esc(display)}</text>'
         f'<text class="cell-writer" x="{w - 8:.0f}" y="40" font-size="10" text-anchor="end" fill="#475569">'
         f'{"last write: " + _esc(writer) if writer else "not written yet"}</text></g>'
     )
@@ -290,6 +297,43 @@ def _col(x: float, y: float, w: float, h: float, nx: float, ny: float, cls: str,
     )
 
 
+@lru_cache(maxsize=256)
+def _layout(names: tuple[str, ...], max_lines: int, cells: int, lock: bool, file: bool) -> tuple:
+    """Where each column goes, wide and narrow: it depends only on the program (thread names,
+    code length, what is shared), so it is worked out once per program shape."""
+    n = len(names)
+    col_h = HEADER_H + 8 + max_lines * LINE_H + 10 + REG_H + CLOCK_H
+    file_h = 36 + n * FILE_LINE_H + (4 + (n - 1) * FILE_LINE_H if n > 1 else 0)
+    mem_h = cells * (CELL_H + CELL_GAP) + (LOCK_H + CELL_GAP if lock else 0) + (file_h if file else 0) + 22
+    body_h = max(col_h, mem_h)
+    top = PAD + 4
+
+    # Wide: threads split left and right of the shared-memory column. Narrow (a phone):
+    # one column of NARROW_W units, in the same order, the shared column centred.
+    left = (n + 1) // 2
+    col_x: dict[str, float] = {}
+    col_ny: dict[str, float] = {}
+    x = PAD
+    mem_x = PAD
+    ny = 0.0
+    mem_ny = 0.0
+    for i, name in enumerate(names):
+        if i == left:
+            mem_x = x
+            x += MEM_W + GAP
+            mem_ny = ny
+            ny += mem_h + GAP
+        col_x[name] = x
+        col_ny[name] = ny
+        x += COL_W + GAP
+        ny += col_h + GAP
+    width = x - GAP + PAD
+    height = top + body_h + PAD
+    narrow_h = ny - GAP
+    mem_nx = (NARROW_W - MEM_W) / 2
+    return col_x, col_ny, col_h, file_h, mem_h, top, mem_x, mem_ny, mem_nx, width, height, narrow_h
+
+
 def render_stage(frame: Frame, dom_id: str) -> str:
     threads: list[Entity] = []
     cells: list[Entity] = []
@@ -308,37 +352,10 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         elif kind == "file":
             file = e
     n = len(threads)
-    names = [t.state["name"] for t in threads]
-    max_lines = max((len(t.state["code"]) for t in threads), default=0)
-    col_h = HEADER_H + 8 + max_lines * LINE_H + 10 + REG_H + CLOCK_H
-    file_h = 36 + n * FILE_LINE_H + (4 + (n - 1) * FILE_LINE_H if n > 1 else 0)
-    mem_h = len(cells) * (CELL_H + CELL_GAP) + (LOCK_H + CELL_GAP if lock else 0) + (file_h if file else 0) + 22
-    body_h = max(col_h, mem_h)
-    top = PAD + 4
-
-    # Wide: threads split left and right of the shared-memory column. Narrow (a phone):
-    # one column of NARROW_W units, in the same order, the shared column centred.
-    left = (n + 1) // 2
-    col_x: dict[str, float] = {}
-    col_ny: dict[str, float] = {}
-    x = PAD
-    mem_x = PAD
-    ny = 0.0
-    mem_ny = 0.0
-    for i, t in enumerate(threads):
-        if i == left:
-            mem_x = x
-            x += MEM_W + GAP
-            mem_ny = ny
-            ny += mem_h + GAP
-        col_x[t.state["name"]] = x
-        col_ny[t.state["name"]] = ny
-        x += COL_W + GAP
-        ny += col_h + GAP
-    width = x - GAP + PAD
-    height = top + body_h + PAD
-    narrow_h = ny - GAP
-    mem_nx = (NARROW_W - MEM_W) / 2
+    names_key = tuple([t.state["name"] for t in threads])
+    max_lines = max([len(t.state["code"]) for t in threads], default=0)
+    (col_x, col_ny, col_h, file_h, mem_h, top, mem_x, mem_ny, mem_nx, width, height,
+     narrow_h) = _layout(names_key, max_lines, len(cells), lock is not None, file is not None)
 
     race_lines: dict[str, set[int]] = {}
     for r in races:
@@ -346,8 +363,8 @@ def render_stage(frame: Frame, dom_id: str) -> str:
             acc = r.state[side]
             race_lines.setdefault(acc["thread"], set()).add(acc["line"])
 
-    status_words = ", ".join(f"{t.state['name']} {t.state['status']}" for t in threads)
-    memory_words = ", ".join(f"{c.state['name']} = {c.state['display']}" for c in cells)
+    status_words = ", ".join([f"{t.state['name']} {t.state['status']}" for t in threads])
+    memory_words = ", ".join([f"{c.state['name']} = {c.state['display']}" for c in cells])
     label = f"Step {frame.index}: {status_words}" + (f"; {memory_words}" if memory_words else "")
     if races:
         label += f"; data race on {races[0].state['location']}"
@@ -355,10 +372,9 @@ def render_stage(frame: Frame, dom_id: str) -> str:
         f'<div id="{escape(dom_id)}" class="race-stage race-stage--n{n}" role="img" aria-label="{escape(label)}" '
         f'style="--W:{width:.0f};--H:{height:.0f};--NH:{narrow_h:.0f}"><div class="race-board">'
     ]
-    names_key = tuple(names)
     for t in threads:
         name = t.state["name"]
-        out.append(_placed_column(t, col_x[name], top, col_h, col_ny[name], race_lines.get(name, set()), names_key))
+        out.append(_placed_column(t, col_x[name], top, col_h, col_ny[name], race_lines.get(name, _NO_LINES), names_key))
 
     # Shared memory, lock, file: one column.
     cw = MEM_W
