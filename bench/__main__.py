@@ -7,7 +7,9 @@ engine's step and render time per frame and its median frame message (bench/engi
 budgets 100 µs, 100 µs, 8 KB). Then the capacity row (bench/capacity.py): 500
 viewers on the one process, each playing its own run (distinct seeds) at 10 frames a
 second, paced as for the page: frames delivered per second, p50 and p99 lag behind each
-frame's due time (target: p99 under 100 ms), and server memory per viewer. Ratios are
+frame's due time (target: p99 under 100 ms), and server memory per viewer; then the same
+with every viewer on one shared run, whose CPU per frame is the cost of serving a frame
+without its engine step and render. Ratios are
 what to compare across machines: the machines are shared and noisy, so no figure here is
 a pass/fail threshold.
 
@@ -70,13 +72,16 @@ def run_load(url: str, viewers: int, expected: int, start: str, server_pid: int)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def capacity(port: int, server_pid: int) -> str:
-    """The capacity row: CAPACITY_VIEWERS viewers, each on its own run at 10 frames a second."""
+def capacity(port: int, server_pid: int, shared: bool = False) -> str:
+    """The capacity row: CAPACITY_VIEWERS viewers, each on its own run at 10 frames a second
+    (`shared`: all on the same runs, the frames computed and rendered once: what serving
+    a frame costs without its engine step and render, measured beside it)."""
     before = rss_kib(server_pid)
     share = CAPACITY_VIEWERS // CAPACITY_PROCESSES
     clients = [subprocess.Popen([sys.executable, "-m", "bench.capacity", str(port), str(share), str(i * share),
-                                 str(CAPACITY_SECONDS)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                text=True) for i in range(CAPACITY_PROCESSES)]
+                                 str(CAPACITY_SECONDS), *(["shared"] if shared else [])], cwd=ROOT,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+               for i in range(CAPACITY_PROCESSES)]
     try:
         for client in clients:
             json.loads(client.stdout.readline())  # {"opened": n}
@@ -109,9 +114,12 @@ def capacity(port: int, server_pid: int) -> str:
     frames = sum(r["frames"] for r in results)
     seconds = max(r["seconds"] for r in results)
     lags = [lag for r in results for lag in r["lags_ms"]]
-    return (f"capacity viewers={CAPACITY_VIEWERS} own runs at 10 frames/s: delivered={frames / seconds:.0f}/s "
+    runs = "one run shared by all" if shared else "own runs"
+    # A shared run's memory is not measured: the server's heap does not shrink after the row before.
+    memory = "" if shared else f"memory={(peak - before) / CAPACITY_VIEWERS:.0f}KiB/viewer "
+    return (f"capacity viewers={CAPACITY_VIEWERS} {runs} at 10 frames/s: delivered={frames / seconds:.0f}/s "
             f"(due {CAPACITY_VIEWERS * 10}/s) lag p50={percentile(lags, 50):.0f}ms p99={percentile(lags, 99):.0f}ms "
-            f"memory={(peak - before) / CAPACITY_VIEWERS:.0f}KiB/viewer server_cpu={cpu / seconds:.0%} "
+            f"{memory}server_cpu={cpu / seconds:.0%} "
             f"({cpu / max(frames, 1) * 1e6:.0f}us per frame delivered)")
 
 
@@ -176,6 +184,7 @@ def main() -> None:
             engines.main()
         if which != "shared":
             print(capacity(ours_port, ours.pid), flush=True)
+            print(capacity(ours_port, ours.pid, shared=True), flush=True)
     finally:
         if bare is not None:
             bare.terminate()

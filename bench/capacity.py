@@ -5,9 +5,14 @@ controller's BASE_INTERVAL 0.6 s / speed), paced by the server as for the page, 
 acknowledged as the page does. 20 viewers per loopback address (the per-address socket
 cap), so each address has its own budget as a class behind distinct addresses would.
 
-    python -m bench.capacity PORT VIEWERS FIRST SECONDS
+    python -m bench.capacity PORT VIEWERS FIRST SECONDS [shared]
 prints {"opened": N} once its sockets are open, waits for a line on stdin, plays, then
 prints {"frames", "seconds", "lags_ms": [...]}
+
+With `shared`, every viewer plays the same seeds in the same order (the run and its
+frames computed and rendered once, as for a class watching one run): everything else
+(pacing, sending, acknowledging, resetting) is as above, so the server's CPU per frame
+is what serving a frame costs without its engine step and render.
 
 A frame's lag is how late it arrived behind its due time: within one run's play, frame
 k is due at t0 + k x 0.1 s, t0 chosen so the most punctual frame of the run is on time.
@@ -91,13 +96,13 @@ async def viewer(port: int, n: int, start: asyncio.Event, until: list[float], op
     return frames, all_lags
 
 
-async def main(port: int, viewers: int, first: int, seconds: float) -> None:
+async def main(port: int, viewers: int, first: int, seconds: float, shared: bool = False) -> None:
     start = asyncio.Event()
     until = [float("inf")]
     opened: list[int] = []
     tasks = []
     for i in range(first, first + viewers):
-        tasks.append(asyncio.create_task(viewer(port, i, start, until, opened, seed=i + 1)))
+        tasks.append(asyncio.create_task(viewer(port, i, start, until, opened, seed=1 if shared else i + 1)))
         if i % 50 == 49:
             await asyncio.sleep(0.05)
     while len(opened) < viewers:
@@ -121,4 +126,5 @@ async def main(port: int, viewers: int, first: int, seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
+    asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]),
+                     shared=sys.argv[5:] == ["shared"]))
