@@ -12,6 +12,7 @@ test_shared_runs.test_cached_messages_are_the_panel_s_messages checks.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +21,8 @@ from simulations.render.panel import PanelRenderer, ViewState
 from simulations.runs import RunSession
 
 MESSAGE_CACHE_SIZE = 512
-_VIEW_FIELDS = tuple(f.name for f in dataclasses.fields(ViewState))
+#: The view state as a tuple of its fields (a tuple: ViewState has more than one).
+_view_key = operator.attrgetter(*(f.name for f in dataclasses.fields(ViewState)))
 
 
 class MessageCache:
@@ -33,8 +35,7 @@ class MessageCache:
 
     def _get(self, kind: str, build: Callable[[RunSession, ViewState], str], panel: PanelRenderer,
              session: RunSession, view: ViewState) -> str:
-        key = (kind, session.track, panel.prefix, session.position, session.last,
-               *[getattr(view, name) for name in _VIEW_FIELDS])
+        key = (kind, session.track, panel.prefix, session.position, session.last, _view_key(view))
         message = self._messages.get(key)
         if message is None:
             message = self._messages[key] = build(session, view)
