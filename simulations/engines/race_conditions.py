@@ -40,6 +40,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Annotated, Any, Literal, TypedDict, Union
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -212,6 +213,7 @@ class Program:
         return self.locations.index(name)
 
 
+@lru_cache(maxsize=256)  # asked about ten times a step, for a handful of names
 def thread_name(scenario: str, t: int) -> str:
     return f"{'P' if scenario == 'file_access' else 'T'}{t + 1}"
 
@@ -1649,9 +1651,11 @@ class RaceConditionsEngine(Engine):
     ) -> Frame:
         prog, s = self.program, self.state
         entities: list[Entity] = []
+        end, clocks, threads_shown = prog.end, self.detector.clocks, self._threads_shown
+        ran_line = effect.instr.line if effect is not None else None
         for t in range(prog.threads):
             pc = s.pcs[t]
-            if pc >= prog.end:
+            if pc >= end:
                 status = "done"
             elif s.waiting[t]:
                 status = "blocked"
@@ -1659,10 +1663,10 @@ class RaceConditionsEngine(Engine):
                 status = "running"
             else:
                 status = "ready"
-            executed = effect.instr.line if effect is not None and t == ran else None
-            clock = tuple(self.detector.clocks[t])
+            executed = ran_line if t == ran else None
+            clock = tuple(clocks[t])
             shown = (pc, status, executed, s.regs[t], clock, s.lock_holder == t + 1)
-            kept = self._threads_shown.get(t)
+            kept = threads_shown.get(t)
             if kept is not None and kept[0] == shown:
                 entities.append(kept[1])
                 continue
@@ -1679,7 +1683,7 @@ class RaceConditionsEngine(Engine):
                     {
                         "name": self._name(t),
                         "code": prog.code[t],
-                        "line": prog.instrs[pc].line if pc < prog.end else None,
+                        "line": prog.instrs[pc].line if pc < end else None,
                         "executed_line": executed,
                         "pc": pc,
                         "status": status,
@@ -1689,7 +1693,7 @@ class RaceConditionsEngine(Engine):
                     },
                 )
             )
-            self._threads_shown[t] = (shown, entities[-1])
+            threads_shown[t] = (shown, entities[-1])
         touched: dict[str, str] = {}
         if effect is not None and not effect.blocked:
             for loc, is_write, _ in effect.accesses:
@@ -1777,13 +1781,12 @@ class RaceConditionsEngine(Engine):
     def _metrics(self) -> dict[str, Any]:
         prog, s = self.program, self.state
         m: dict[str, Any] = {"step": self.index}
-        if prog.scenario == "counter":
-            m.update(
-                counter=s.memory[0],
-                expected=correct_outcome(prog),
-                increments_done=self.writes,
-                lost_updates=self.writes - s.memory[0],
-            )
+        if prog.scenario == "counter":  # item by item: update(**kwargs) builds a dict to copy
+            counter = s.memory[0]
+            m["counter"] = counter
+            m["expected"] = correct_outcome(prog)
+            m["increments_done"] = self.writes
+            m["lost_updates"] = self.writes - counter
         elif prog.scenario == "check_then_act":
             booked = outcome(prog, s)
             m.update(
@@ -1800,9 +1803,8 @@ class RaceConditionsEngine(Engine):
             )
         else:
             m.update(lines_in_file=len(s.file), expected_lines=prog.threads, lost_lines=len(s.lost))
-        m.update(
-            races_flagged=self.races,
-            threads_done=sum(1 for pc in s.pcs if pc >= prog.end),
-            awaiting_input=self.awaiting_input,
-        )
+        end = prog.end
+        m["races_flagged"] = self.races
+        m["threads_done"] = sum([pc >= end for pc in s.pcs])
+        m["awaiting_input"] = self.awaiting_input
         return m

@@ -290,10 +290,16 @@ def _file_box(e: Entity, x: float, y: float, w: float, height: float) -> str:
 def _col(x: float, y: float, w: float, h: float, nx: float, ny: float, cls: str, body: str) -> str:
     """One column as its own <svg>, placed by CSS from its wide (--x, --y) or narrow
     (--nx, --ny) position: every length is in stage units, so the page scales them."""
+    return f"{_col_open(x, y, w, h, nx, ny, cls)}{body}</svg>"
+
+
+@lru_cache(maxsize=256)
+def _col_open(x: float, y: float, w: float, h: float, nx: float, ny: float, cls: str) -> str:
+    # A column's place is the program's (its layout), so its tag is built once per place.
     return (
         f'<svg class="race-col {cls}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:.0f} {h:.0f}" '
         f'style="--x:{x:.0f};--y:{y:.0f};--w:{w:.0f};--h:{h:.0f};--nx:{nx:.0f};--ny:{ny:.0f}" '
-        f'font-family="system-ui, sans-serif" aria-hidden="true">{body}</svg>'
+        f'font-family="system-ui, sans-serif" aria-hidden="true">'
     )
 
 
@@ -369,7 +375,7 @@ def render_stage(frame: Frame, dom_id: str) -> str:
     if races:
         label += f"; data race on {races[0].state['location']}"
     out: list[str] = [
-        f'<div id="{escape(dom_id)}" class="race-stage race-stage--n{n}" role="img" aria-label="{escape(label)}" '
+        f'<div id="{_esc(dom_id)}" class="race-stage race-stage--n{n}" role="img" aria-label="{escape(label)}" '
         f'style="--W:{width:.0f};--H:{height:.0f};--NH:{narrow_h:.0f}"><div class="race-board">'
     ]
     for t in threads:
