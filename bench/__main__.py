@@ -40,8 +40,10 @@ SLUG = "race-conditions"
 #: (engine, viewers, frames each viewer plays): each row moves tens of thousands of frames.
 #: Raft's row: 5 servers, 100 viewers of one run (issue 9).
 ROWS = ((SLUG, 1, 3000), (SLUG, 100, 200), (SLUG, 1000, 40), ("raft", 100, 200))
-#: The capacity row: viewers, seconds of play, client processes sharing them.
-CAPACITY_VIEWERS, CAPACITY_SECONDS, CAPACITY_PROCESSES = 500, 20, 2
+#: The capacity row: viewers (BENCH_CAPACITY_VIEWERS, to find how many one process carries),
+#: seconds of play, client processes sharing them.
+CAPACITY_VIEWERS = int(os.environ.get("BENCH_CAPACITY_VIEWERS", "500"))
+CAPACITY_SECONDS, CAPACITY_PROCESSES = 20, 2
 
 
 def panel_of(slug: str) -> str:
