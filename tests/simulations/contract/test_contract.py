@@ -266,7 +266,7 @@ async def test_the_socket_and_the_api_show_the_same_run(engine, async_client):
     await comm.receive_from(2)
     panel = PanelRenderer(engine, prefix)
     from simulations.engines.base import Entity, Event, Frame
-    from simulations.render.panel import ascii_markup
+    from simulations.render.svg import ascii_markup
 
     def tuples(value):  # JSON has lists where a frame holds tuples
         if isinstance(value, list):
