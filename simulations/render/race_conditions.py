@@ -25,8 +25,9 @@ detector's vector clocks carry ``sim-internal``: shown when the learner asks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Set
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, NamedTuple
 
 from simulations.engines.base import Entity, Frame
 from simulations.render.svg import escape
@@ -60,7 +61,7 @@ RACE_BAND = 30  # room under the columns for the race label, always reserved
 
 def _register_value(value: Any) -> str:
     """A register's value as markup: an unset one is a dash, as a character reference so
-    that the frame stays ASCII (and its message is not rewritten: panel.ascii_markup)."""
+    that the frame stays ASCII (and its message is not rewritten: svg.ascii_markup)."""
     return "&#8211;" if value is None else _esc(str(value))
 
 
@@ -101,7 +102,7 @@ def _lock_icon(x: float, y: float, fill: str) -> str:
     )
 
 
-def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: set[int], names: list[str]) -> str:
+def _thread_column(e: Entity, x: float, y: float, height: float, race_lines: Set[int], names: list[str]) -> str:
     st = e.state
     status = st["status"]
     name = _esc(st["name"])
@@ -180,7 +181,7 @@ COLUMNS_KEPT = 2048
 _NO_LINES: frozenset[int] = frozenset()  # a thread with no line in this step's race
 
 
-def _placed_column(e: Entity, x: float, y: float, height: float, ny: float, race_lines: frozenset[int] | set[int],
+def _placed_column(e: Entity, x: float, y: float, height: float, ny: float, race_lines: Set[int],
                    names: tuple[str, ...]) -> str:
     st = e.state
     key = (st["name"], st["status"], st["line"], st["executed_line"], tuple(st["registers"].items()),
@@ -303,8 +304,26 @@ def _col_open(x: float, y: float, w: float, h: float, nx: float, ny: float, cls:
     )
 
 
+class _Layout(NamedTuple):
+    """Where the columns go: wide (x) and narrow (ny) per thread name, the shared column's
+    place, and the sizes (read only: one is shared by every frame of its program shape)."""
+
+    col_x: Mapping[str, float]
+    col_ny: Mapping[str, float]
+    col_h: float
+    file_h: float
+    mem_h: float
+    top: float
+    mem_x: float
+    mem_ny: float
+    mem_nx: float
+    width: float
+    height: float
+    narrow_h: float
+
+
 @lru_cache(maxsize=256)
-def _layout(names: tuple[str, ...], max_lines: int, cells: int, lock: bool, file: bool) -> tuple:
+def _layout(names: tuple[str, ...], max_lines: int, cells: int, lock: bool, file: bool) -> _Layout:
     """Where each column goes, wide and narrow: it depends only on the program (thread names,
     code length, what is shared), so it is worked out once per program shape."""
     n = len(names)
@@ -337,7 +356,7 @@ def _layout(names: tuple[str, ...], max_lines: int, cells: int, lock: bool, file
     height = top + body_h + PAD
     narrow_h = ny - GAP
     mem_nx = (NARROW_W - MEM_W) / 2
-    return col_x, col_ny, col_h, file_h, mem_h, top, mem_x, mem_ny, mem_nx, width, height, narrow_h
+    return _Layout(col_x, col_ny, col_h, file_h, mem_h, top, mem_x, mem_ny, mem_nx, width, height, narrow_h)
 
 
 def render_stage(frame: Frame, dom_id: str) -> str:
