@@ -30,6 +30,8 @@ import time
 from tests.hostile.clients import acknowledge, error_text, open_socket, position, socket_url
 
 SPEED = 6
+#: When a run ends, the viewer resets to its seed plus this (no two viewers' seeds meet).
+NEXT_SEED = 1000
 INTERVAL = 0.6 / SPEED
 PER_ADDRESS = 20
 STEP = re.compile(r"step=(\d+)")
@@ -87,7 +89,7 @@ async def viewer(port: int, n: int, start: asyncio.Event, until: list[float], op
                 playing = True
             elif playing:  # the run ended: the next seed, and play it
                 all_lags.extend(lags(run))
-                run, playing, seed = [], False, seed + 1000
+                run, playing, seed = [], False, seed + NEXT_SEED
                 await ws.send(json.dumps({"cmd": "reset", "seed": str(seed)}))
                 await ws.send(json.dumps({"cmd": "play"}))
         all_lags.extend(lags(run))

@@ -24,7 +24,7 @@ def main(viewers: int = 500, frames: int = 50_000) -> None:
     import django
 
     django.setup()
-    from bench.capacity import SPEED, run_token
+    from bench.capacity import NEXT_SEED, SPEED, run_token
     from learning_platform import gc_tuning
     from simulations import controller, process, protocol, registry
 
@@ -44,7 +44,7 @@ def main(viewers: int = 500, frames: int = 50_000) -> None:
                 viewer = player[0]
                 done += 1
                 if controller.tick(viewer).next_in is None:  # the run ended: the next seed, and play
-                    player[1] += 1000
+                    player[1] += NEXT_SEED
                     controller.handle(viewer, protocol.Reset(player[1]))
                     controller.handle(viewer, protocol.Play())
 
